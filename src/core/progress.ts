@@ -1,0 +1,114 @@
+import { assert } from '../errors.js';
+import type { Index } from './types.js';
+
+/**
+ * The leader's view of one follower (etcd tracker.Progress).
+ *
+ * - probe: we do not know where the follower's log matches ours; send one append at
+ *   a time and wait for its answer (or a heartbeat response) before the next.
+ * - replicate: the follower is in sync; pipeline appends up to the inflight window,
+ *   optimistically advancing `next`.
+ *
+ * Invariant: match < next.
+ */
+export type ProgressState = 'probe' | 'replicate';
+
+export class Progress {
+  state: ProgressState = 'probe';
+  /** Highest index known to be stored on the follower. */
+  match: Index = 0;
+  /** Next index to send. */
+  next: Index;
+  /** In probe state: an append is outstanding; wait before sending another. */
+  probeSent = false;
+  /** Heard from since the last CheckQuorum round (thesis §6.2). */
+  recentActive = false;
+  /** Tick (of the leader's tick counter) of the last message from this follower. */
+  lastContactTick = 0;
+  /** Last index of each append in flight, oldest first, with its bytes. */
+  private readonly inflightIndexes: Index[] = [];
+  private readonly inflightSizes: number[] = [];
+  private inflightBytes = 0;
+
+  constructor(next: Index, private readonly inflightMax: number, private readonly inflightBytesMax: number) {
+    this.next = next;
+  }
+
+  becomeProbe(): void {
+    // After a rejection or a lost connection we do not know the follower's log:
+    // restart from just after what it is known to store.
+    this.state = 'probe';
+    this.next = this.match + 1;
+    this.probeSent = false;
+    this.clearInflights();
+  }
+
+  becomeReplicate(): void {
+    this.state = 'replicate';
+    this.next = this.match + 1;
+    this.probeSent = false;
+  }
+
+  /** Whether the leader must hold back appends to this follower. */
+  isPaused(): boolean {
+    if (this.state === 'probe') return this.probeSent;
+    return this.inflightIndexes.length >= this.inflightMax || this.inflightBytes >= this.inflightBytesMax;
+  }
+
+  /** Records an append that was just sent whose last entry is `lastIndex`. */
+  sentEntries(lastIndex: Index, bytes: number): void {
+    if (this.state === 'replicate') {
+      this.next = lastIndex + 1;
+      this.inflightIndexes.push(lastIndex);
+      this.inflightSizes.push(bytes);
+      this.inflightBytes += bytes;
+    } else {
+      this.probeSent = true;
+    }
+  }
+
+  /** A success response up to `index`. Returns whether match advanced. */
+  maybeUpdate(index: Index): boolean {
+    this.freeInflightsTo(index);
+    if (index <= this.match) return false;
+    this.match = index;
+    if (this.next <= index) this.next = index + 1;
+    this.probeSent = false;
+    return true;
+  }
+
+  /**
+   * A rejection of an append whose prevLogIndex was `rejected`; `hintIndex` is the
+   * follower's suggestion for the highest index that might match. Returns false for a
+   * stale rejection that must be ignored (etcd Progress.MaybeDecrTo).
+   */
+  maybeDecreaseTo(rejected: Index, hintIndex: Index): boolean {
+    if (this.state === 'replicate') {
+      if (rejected <= this.match) return false;
+      this.becomeProbe();
+      return true;
+    }
+    if (this.next - 1 !== rejected) return false;
+    this.next = Math.max(Math.min(rejected, hintIndex + 1), this.match + 1);
+    this.probeSent = false;
+    assert(this.match < this.next, 'progress invariant match < next violated');
+    return true;
+  }
+
+  private freeInflightsTo(index: Index): void {
+    while (this.inflightIndexes.length > 0 && this.inflightIndexes[0]! <= index) {
+      this.inflightIndexes.shift();
+      this.inflightBytes -= this.inflightSizes.shift()!;
+    }
+  }
+
+  private clearInflights(): void {
+    this.inflightIndexes.length = 0;
+    this.inflightSizes.length = 0;
+    this.inflightBytes = 0;
+  }
+
+  inflightCount(): number {
+    return this.inflightIndexes.length;
+  }
+}

@@ -1,0 +1,36 @@
+import type { PeerMessage } from './messages.js';
+import type { Entry, HardState, Index, NodeId, Role } from './types.js';
+
+/** A ReadIndex request that the leader has confirmed: it may be served once the
+ * state machine has applied `index` (Raft thesis §6.4). */
+export interface ReadState {
+  readonly requestId: number;
+  readonly index: Index;
+}
+
+export interface SoftState {
+  readonly role: Role;
+  readonly leader: NodeId;
+}
+
+/**
+ * Everything the core wants done, handed to the driver as one batch (etcd Ready).
+ * The driver must, in this order: make `entries` and `hardState` durable (fsync when
+ * `mustSync`), then send `messages`, then apply `committedEntries`, then call
+ * `advance()`. Sending before the write is durable would let a node promise (a vote,
+ * an append acknowledgement) what a crash could take back (Raft thesis §3.8).
+ */
+export interface Ready {
+  /** Present when role or leader changed since the last Ready. */
+  readonly softState: SoftState | undefined;
+  /** Present when term, vote or commit changed since the last Ready. */
+  readonly hardState: HardState | undefined;
+  /** Entries to append; the first may replace a suffix of what storage holds. */
+  readonly entries: readonly Entry[];
+  /** Whether the write must be fsynced before anything else happens: true when
+   * entries, term or vote changed (a commit-only change can be lost and relearned). */
+  readonly mustSync: boolean;
+  readonly messages: readonly PeerMessage[];
+  readonly committedEntries: readonly Entry[];
+  readonly readStates: readonly ReadState[];
+}

@@ -1,0 +1,102 @@
+import type { Index, NodeId, Role, Term } from '../core/types.js';
+
+/**
+ * The client protocol: the same 4-byte-length msgpack framing on the same port as
+ * the peers. A client sends requests; the node answers each on the same connection
+ * with a response carrying the same `requestId` (chosen by the client, unique per
+ * connection).
+ */
+
+export type KvOperation =
+  | { readonly op: 'put'; readonly key: string; readonly value: string }
+  | { readonly op: 'get'; readonly key: string }
+  | { readonly op: 'delete'; readonly key: string }
+  /** Compare-and-set: applies `value` only when the current value equals `expect`
+   * (`null` means "absent"). */
+  | { readonly op: 'cas'; readonly key: string; readonly expect: string | null; readonly value: string };
+
+export interface StatusRequest {
+  readonly type: 'StatusRequest';
+  readonly requestId: number;
+}
+
+export interface KvRequest {
+  readonly type: 'KvRequest';
+  readonly requestId: number;
+  readonly operation: KvOperation;
+  /** A write's session: the pair (clientId, seq) is applied at most once (Raft
+   * thesis §6.3). Reads carry them too but are never deduplicated. */
+  readonly clientId: string;
+  readonly seq: number;
+  /** Read from this node's state machine without ReadIndex: may be stale. */
+  readonly stale: boolean;
+}
+
+export type ClientRequest = StatusRequest | KvRequest;
+
+export interface NodeStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: Term;
+  /** 0 when no leader is known. */
+  readonly leader: NodeId;
+  readonly leaderAddress: string | null;
+  readonly commit: Index;
+  readonly applied: Index;
+  readonly lastIndex: Index;
+  readonly pid: number;
+}
+
+export interface StatusResponse {
+  readonly type: 'StatusResponse';
+  readonly requestId: number;
+  readonly status: NodeStatus;
+}
+
+/** The outcome of a KV operation. `value` is the value read (get), the previous
+ * value (put, delete) or the current value after the attempt (cas); null = absent.
+ * `ok` is false only for a cas whose expectation did not hold. */
+export interface KvResult {
+  readonly ok: boolean;
+  readonly value: string | null;
+  /** Log index the operation was applied at (0 for reads). */
+  readonly index: Index;
+}
+
+export interface KvResponse {
+  readonly type: 'KvResponse';
+  readonly requestId: number;
+  readonly result: KvResult;
+}
+
+export type ErrorCode =
+  /** This node is not the leader; `leader`/`leaderAddress` hint where to go. */
+  | 'NOT_LEADER'
+  /** The request exceeds a configured limit; it never reached the log. */
+  | 'TOO_LARGE'
+  /** The request is malformed; it never reached the log. */
+  | 'BAD_REQUEST'
+  /** The node lost leadership or shut down before the outcome was known: the
+   * operation may or may not have been applied. */
+  | 'UNKNOWN_OUTCOME'
+  /** The node is overloaded and refused the request before it reached the log. */
+  | 'BUSY';
+
+export interface ErrorResponse {
+  readonly type: 'ErrorResponse';
+  readonly requestId: number;
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly leader: NodeId;
+  readonly leaderAddress: string | null;
+}
+
+export type ClientResponse = StatusResponse | KvResponse | ErrorResponse;
+
+export const CLIENT_REQUEST_TYPES: readonly ClientRequest['type'][] = ['StatusRequest', 'KvRequest'];
+export const CLIENT_RESPONSE_TYPES: readonly ClientResponse['type'][] = [
+  'StatusResponse',
+  'KvResponse',
+  'ErrorResponse',
+];
+export const ERROR_CODES: readonly ErrorCode[] = ['NOT_LEADER', 'TOO_LARGE', 'BAD_REQUEST', 'UNKNOWN_OUTCOME', 'BUSY'];
