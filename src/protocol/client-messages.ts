@@ -28,6 +28,9 @@ export interface KvRequest {
    * thesis §6.3). Reads carry them too but are never deduplicated. */
   readonly clientId: string;
   readonly seq: number;
+  /** The lowest seq this client has not yet seen answered; the node may forget
+   * results below it. */
+  readonly firstUnackedSeq: number;
   /** Read from this node's state machine without ReadIndex: may be stale. */
   readonly stale: boolean;
 }

@@ -1,0 +1,31 @@
+import { RaftError } from '../errors.js';
+import type { ErrorCode } from '../protocol/client-messages.js';
+
+/** The deadline passed before a definite answer: a write may or may not be applied. */
+export class ClientTimeoutError extends RaftError {
+  constructor(message: string) {
+    super('RAFT_TIMEOUT', message);
+  }
+}
+
+/** No node of the cluster accepted a connection before the deadline. */
+export class NoReachableNodeError extends RaftError {
+  constructor(readonly cluster: readonly string[]) {
+    super('RAFT_UNREACHABLE', `no node of the cluster is reachable (${cluster.join(', ')})`);
+  }
+}
+
+/** The cluster refused the request before it reached the log (too large, malformed):
+ * it definitely did not happen, and retrying will not help. */
+export class RequestRefusedError extends RaftError {
+  constructor(readonly reason: ErrorCode, message: string) {
+    super('RAFT_REFUSED', message);
+  }
+}
+
+/** A connection closed or failed with requests outstanding. */
+export class ConnectionLostError extends RaftError {
+  constructor(readonly address: string, options?: ErrorOptions) {
+    super('RAFT_CONNECTION_LOST', `connection to ${address} lost`, options);
+  }
+}

@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import type { ClientResponse, KvOperation, KvResult, NodeStatus } from '../protocol/client-messages.js';
+import { parseAddress } from '../transport/address.js';
+import { ConfigError } from '../errors.js';
+import type { RequestBody } from './connection.js';
+import { Connection } from './connection.js';
+import { ClientTimeoutError, NoReachableNodeError, RequestRefusedError } from './errors.js';
+
+export interface ClientOptions {
+  /** Addresses of the cluster's nodes (`host:port`); any subset that includes a live
+   * node works, the client follows leader hints. */
+  readonly cluster: readonly string[];
+  /** Default total time for one operation, retries included. Default 10 s. */
+  readonly deadlineMs?: number;
+  /** Time one attempt may wait for an answer before retrying elsewhere. Default 1 s. */
+  readonly attemptTimeoutMs?: number;
+  /** Default 1 s. */
+  readonly connectTimeoutMs?: number;
+  /** The session id for at-most-once writes; default a random UUID. */
+  readonly clientId?: string;
+}
+
+export interface OperationOptions {
+  /** Overrides the client's deadline for this operation. */
+  readonly deadlineMs?: number;
+}
+
+export interface ReadOptions extends OperationOptions {
+  /** Serve from whichever node answers, without ReadIndex: fast but possibly stale. */
+  readonly stale?: boolean;
+}
+
+export type StatusRow = { readonly address: string; readonly status: NodeStatus } | { readonly address: string; readonly error: string };
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The raft-ts client: finds the leader (following not-leader hints at once), retries
+ * on timeouts and lost connections with the same (clientId, seq) so a write applies
+ * at most once, and gives up at a per-operation deadline.
+ */
+export class RaftClient {
+  readonly clientId: string;
+  private readonly cluster: readonly string[];
+  private readonly deadlineMs: number;
+  private readonly attemptTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly connections = new Map<string, Connection>();
+  private leaderAddress: string | undefined;
+  private nextTarget = 0;
+  private nextSeq = 1;
+  /** Seqs of writes not yet answered; the smallest is sent as firstUnackedSeq. */
+  private readonly unacked = new Set<number>();
+  private closed = false;
+
+  constructor(options: ClientOptions) {
+    if (options.cluster.length === 0) throw new ConfigError('cluster must name at least one node address');
+    for (const address of options.cluster) parseAddress(address);
+    this.cluster = [...options.cluster];
+    this.deadlineMs = options.deadlineMs ?? 10_000;
+    this.attemptTimeoutMs = options.attemptTimeoutMs ?? 1_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 1_000;
+    this.clientId = options.clientId ?? randomUUID();
+  }
+
+  /** Sets `key` to `value`; resolves with the previous value (null if absent). */
+  async put(key: string, value: string, options: OperationOptions = {}): Promise<string | null> {
+    return (await this.write({ op: 'put', key, value }, options)).value;
+  }
+
+  /** Deletes `key`; resolves with the previous value (null if absent). */
+  async delete(key: string, options: OperationOptions = {}): Promise<string | null> {
+    return (await this.write({ op: 'delete', key }, options)).value;
+  }
+
+  /** Sets `key` to `value` only if its current value is `expect` (null: absent).
+   * Resolves with whether it did, and the value now current. */
+  async cas(key: string, expect: string | null, value: string, options: OperationOptions = {}): Promise<{ ok: boolean; value: string | null }> {
+    const result = await this.write({ op: 'cas', key, expect, value }, options);
+    return { ok: result.ok, value: result.value };
+  }
+
+  /** The value of `key`, or null; linearizable unless `stale`. */
+  async get(key: string, options: ReadOptions = {}): Promise<string | null> {
+    const stale = options.stale ?? false;
+    const body: RequestBody = { type: 'KvRequest', operation: { op: 'get', key }, clientId: this.clientId, seq: 0, firstUnackedSeq: 0, stale };
+    const result = await this.execute(body, options.deadlineMs ?? this.deadlineMs, stale);
+    return result.value;
+  }
+
+  /** One row per cluster address: its status, or why it did not answer. */
+  async clusterStatus(timeoutMs: number = this.attemptTimeoutMs): Promise<StatusRow[]> {
+    return Promise.all(
+      this.cluster.map(async (address): Promise<StatusRow> => {
+        try {
+          const connection = await this.connection(address);
+          const response = await connection.request({ type: 'StatusRequest' }, timeoutMs);
+          if (response.type !== 'StatusResponse') return { address, error: `unexpected ${response.type}` };
+          return { address, status: response.status };
+        } catch (err) {
+          return { address, error: describeError(err) };
+        }
+      }),
+    );
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const connection of this.connections.values()) connection.close();
+    this.connections.clear();
+  }
+
+  private async write(operation: KvOperation, options: OperationOptions): Promise<KvResult> {
+    const seq = this.nextSeq;
+    this.nextSeq += 1;
+    this.unacked.add(seq);
+    try {
+      const firstUnackedSeq = Math.min(...this.unacked);
+      const body: RequestBody = { type: 'KvRequest', operation, clientId: this.clientId, seq, firstUnackedSeq, stale: false };
+      return await this.execute(body, options.deadlineMs ?? this.deadlineMs, false);
+    } finally {
+      this.unacked.delete(seq);
+    }
+  }
+
+  /** Sends `body` until a definite answer or the deadline; the same body (and so the
+   * same seq) every time. */
+  private async execute(body: RequestBody, deadlineMs: number, anyNode: boolean): Promise<KvResult> {
+    const deadline = Date.now() + deadlineMs;
+    let reachedAny = false;
+    let lastProblem = 'no attempt made';
+    while (!this.closed && Date.now() < deadline) {
+      const address = this.target(anyNode);
+      let response: ClientResponse;
+      try {
+        const connection = await this.connection(address);
+        reachedAny = true;
+        response = await connection.request(body, Math.max(1, Math.min(this.attemptTimeoutMs, deadline - Date.now())));
+      } catch (err) {
+        lastProblem = `${address}: ${describeError(err)}`;
+        this.forget(address);
+        continue;
+      }
+      if (response.type === 'KvResponse') {
+        this.leaderAddress = anyNode ? this.leaderAddress : address;
+        return response.result;
+      }
+      if (response.type !== 'ErrorResponse') throw new Error(`unexpected ${response.type} from ${address}`);
+      lastProblem = `${address}: ${response.message}`;
+      if (response.code === 'TOO_LARGE' || response.code === 'BAD_REQUEST') throw new RequestRefusedError(response.code, response.message);
+      if (response.code === 'NOT_LEADER' && response.leaderAddress !== null && response.leaderAddress !== address && this.cluster.includes(response.leaderAddress)) {
+        this.leaderAddress = response.leaderAddress;
+        continue;
+      }
+      // No leader known (an election is running), an unknown outcome, or overload:
+      // try another node after a short pause.
+      this.forget(address, false);
+      await sleep(Math.min(20, Math.max(0, deadline - Date.now())));
+    }
+    if (!reachedAny) throw new NoReachableNodeError(this.cluster);
+    throw new ClientTimeoutError(`no definite answer within ${deadlineMs} ms (last: ${lastProblem})`);
+  }
+
+  private target(anyNode: boolean): string {
+    if (!anyNode && this.leaderAddress !== undefined) return this.leaderAddress;
+    const address = this.cluster[this.nextTarget % this.cluster.length]!;
+    this.nextTarget += 1;
+    return address;
+  }
+
+  private forget(address: string, closeConnection = true): void {
+    if (this.leaderAddress === address) this.leaderAddress = undefined;
+    if (!closeConnection) return;
+    this.connections.get(address)?.close();
+    this.connections.delete(address);
+  }
+
+  private async connection(address: string): Promise<Connection> {
+    let connection = this.connections.get(address);
+    if (connection === undefined || connection.closed) {
+      connection = new Connection(address, this.connectTimeoutMs);
+      this.connections.set(address, connection);
+    }
+    await connection.ready;
+    return connection;
+  }
+}
+
+function describeError(err: unknown): string {
+  const cause = (err as { cause?: NodeJS.ErrnoException }).cause;
+  if (cause?.code !== undefined) return cause.code;
+  return (err as Error).message ?? String(err);
+}
+
+/** Creates a client for `options.cluster` (connections open on first use). */
+export async function connect(options: ClientOptions): Promise<RaftClient> {
+  return new RaftClient(options);
+}

@@ -1,0 +1,68 @@
+import msgpack from 'msgpack-lite';
+import type { KvOperation } from '../protocol/client-messages.js';
+
+/** A write as it is stored in a log entry: the operation plus its session. */
+export interface KvCommand {
+  readonly operation: KvOperation;
+  readonly clientId: string;
+  readonly seq: number;
+  /** The lowest seq this client has not yet seen answered: results below it can be
+   * forgotten (Raft thesis §6.3). */
+  readonly firstUnackedSeq: number;
+}
+
+export interface KvLimits {
+  /** Largest key in UTF-8 bytes. Default 1 KiB. */
+  readonly keyBytesMax: number;
+  /** Largest value in UTF-8 bytes. Default 1 MiB. */
+  readonly valueBytesMax: number;
+}
+
+export const DEFAULT_KV_LIMITS: KvLimits = { keyBytesMax: 1024, valueBytesMax: 1024 * 1024 };
+
+export function encodeKvCommand(command: KvCommand): Uint8Array {
+  const { operation, clientId, seq, firstUnackedSeq } = command;
+  return msgpack.encode([clientId, seq, firstUnackedSeq, operation.op, operation.key,
+    'value' in operation ? operation.value : null, operation.op === 'cas' ? operation.expect : null]);
+}
+
+/** Decodes a command the leader encoded; the leader validated it before proposing. */
+export function decodeKvCommand(data: Uint8Array): KvCommand {
+  const [clientId, seq, firstUnackedSeq, op, key, value, expect] = msgpack.decode(data) as [
+    string, number, number, KvOperation['op'], string, string | null, string | null,
+  ];
+  let operation: KvOperation;
+  switch (op) {
+    case 'put':
+      operation = { op, key, value: value ?? '' };
+      break;
+    case 'delete':
+      operation = { op, key };
+      break;
+    case 'cas':
+      operation = { op, key, expect, value: value ?? '' };
+      break;
+    case 'get':
+      operation = { op, key };
+      break;
+    default:
+      throw new Error(`unknown kv operation ${String(op)}`);
+  }
+  return { operation, clientId, seq, firstUnackedSeq };
+}
+
+/** Why an operation is refused before it reaches the log, or undefined when fine. */
+export function checkKvLimits(operation: KvOperation, limits: KvLimits): string | undefined {
+  const keyBytes = Buffer.byteLength(operation.key, 'utf8');
+  if (keyBytes === 0) return 'key must not be empty';
+  if (keyBytes > limits.keyBytesMax) return `key is ${keyBytes} bytes, over the limit of ${limits.keyBytesMax} bytes`;
+  if ('value' in operation) {
+    const valueBytes = Buffer.byteLength(operation.value, 'utf8');
+    if (valueBytes > limits.valueBytesMax) return `value is ${valueBytes} bytes, over the limit of ${limits.valueBytesMax} bytes`;
+  }
+  if (operation.op === 'cas' && operation.expect !== null) {
+    const expectBytes = Buffer.byteLength(operation.expect, 'utf8');
+    if (expectBytes > limits.valueBytesMax) return `expected value is ${expectBytes} bytes, over the limit of ${limits.valueBytesMax} bytes`;
+  }
+  return undefined;
+}

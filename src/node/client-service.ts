@@ -1,0 +1,89 @@
+import type { Logger } from 'pino';
+import type { NodeId } from '../core/types.js';
+import type { KvLimits } from '../kv/kv-command.js';
+import { checkKvLimits, encodeKvCommand } from '../kv/kv-command.js';
+import type { KvStateMachine } from '../kv/kv-state-machine.js';
+import type { ClientRequest, ClientResponse, ErrorCode, KvRequest, KvResult } from '../protocol/client-messages.js';
+import { NotLeaderError, UnknownOutcomeError } from './pending-requests.js';
+import type { RaftNode } from './raft-node.js';
+
+export interface ClientServiceOptions {
+  readonly node: RaftNode<KvResult>;
+  readonly kv: KvStateMachine;
+  readonly limits: KvLimits;
+  /** Where clients can reach each node (the --peers addresses). */
+  readonly addresses: ReadonlyMap<NodeId, string>;
+  readonly logger: Logger;
+  /** Proposals in flight beyond which new writes are refused with BUSY. */
+  readonly pendingWritesMax?: number;
+}
+
+/**
+ * Answers client requests on the node's port: status, and key-value operations
+ * (writes through the log, linearizable reads through ReadIndex, stale reads from
+ * the local state machine).
+ */
+export class ClientService {
+  private pendingWrites = 0;
+  private readonly pendingWritesMax: number;
+  private readonly log: Logger;
+
+  constructor(private readonly options: ClientServiceOptions) {
+    this.pendingWritesMax = options.pendingWritesMax ?? 65_536;
+    this.log = options.logger.child({ component: 'client' });
+  }
+
+  handle(request: ClientRequest, reply: (response: ClientResponse) => void): void {
+    if (request.type === 'StatusRequest') {
+      const status = this.options.node.status();
+      reply({
+        type: 'StatusResponse',
+        requestId: request.requestId,
+        status: {
+          id: status.id,
+          role: status.role,
+          term: status.term,
+          leader: status.leader,
+          leaderAddress: this.options.addresses.get(status.leader) ?? null,
+          commit: status.commit,
+          applied: status.applied,
+          lastIndex: status.lastIndex,
+          pid: process.pid,
+        },
+      });
+      return;
+    }
+    this.handleKv(request).then(reply, (err: unknown) => reply(this.errorResponse(request.requestId, err)));
+  }
+
+  private async handleKv(request: KvRequest): Promise<ClientResponse> {
+    const { operation, requestId } = request;
+    const problem = checkKvLimits(operation, this.options.limits);
+    if (problem !== undefined) return this.error(requestId, operation.key === '' ? 'BAD_REQUEST' : 'TOO_LARGE', problem);
+    if (operation.op === 'get') {
+      if (!request.stale) await this.options.node.readBarrier();
+      return { type: 'KvResponse', requestId, result: { ok: true, value: this.options.kv.read(operation.key), index: 0 } };
+    }
+    if (this.pendingWrites >= this.pendingWritesMax) return this.error(requestId, 'BUSY', 'too many writes in flight; retry later');
+    const data = encodeKvCommand({ operation, clientId: request.clientId, seq: request.seq, firstUnackedSeq: request.firstUnackedSeq });
+    this.pendingWrites += 1;
+    try {
+      const result = await this.options.node.propose(data);
+      return { type: 'KvResponse', requestId, result };
+    } finally {
+      this.pendingWrites -= 1;
+    }
+  }
+
+  private errorResponse(requestId: number, err: unknown): ClientResponse {
+    if (err instanceof NotLeaderError) return this.error(requestId, 'NOT_LEADER', err.message, err.leader);
+    if (err instanceof UnknownOutcomeError) return this.error(requestId, 'UNKNOWN_OUTCOME', err.message);
+    this.log.error({ err }, 'client request failed');
+    return this.error(requestId, 'UNKNOWN_OUTCOME', (err as Error).message);
+  }
+
+  private error(requestId: number, code: ErrorCode, message: string, leader?: NodeId): ClientResponse {
+    const known = leader ?? this.options.node.status().leader;
+    return { type: 'ErrorResponse', requestId, code, message, leader: known, leaderAddress: this.options.addresses.get(known) ?? null };
+  }
+}

@@ -1,0 +1,100 @@
+import { RaftError } from '../errors.js';
+import type { Index, NodeId, Term } from '../core/types.js';
+
+/** The leader lost leadership (or shut down) before the outcome was known: the
+ * write may or may not be applied (hashicorp ErrLeadershipLost). */
+export class UnknownOutcomeError extends RaftError {
+  constructor(message: string) {
+    super('RAFT_UNKNOWN_OUTCOME', message);
+  }
+}
+
+export class NotLeaderError extends RaftError {
+  constructor(readonly leader: NodeId) {
+    super('RAFT_NOT_LEADER', leader === 0 ? 'no leader is known' : `not the leader; node ${leader} is`);
+  }
+}
+
+interface Waiter<T> {
+  readonly resolve: (value: T) => void;
+  readonly reject: (err: Error) => void;
+}
+
+/**
+ * Proposals waiting for their entry to be applied, keyed by (index, term): when the
+ * entry at that index is applied, the waiter of the same term gets the result; a
+ * different term there means our entry was overwritten (hashicorp futures).
+ */
+export class PendingProposals<T> {
+  private readonly waiting = new Map<Index, { term: Term; waiter: Waiter<T> }>();
+
+  add(index: Index, term: Term): Promise<T> {
+    return new Promise<T>((resolve, reject) => this.waiting.set(index, { term, waiter: { resolve, reject } }));
+  }
+
+  /** Called for every applied entry. */
+  applied(index: Index, term: Term, result: T): void {
+    const pending = this.waiting.get(index);
+    if (pending === undefined) return;
+    this.waiting.delete(index);
+    if (pending.term === term) pending.waiter.resolve(result);
+    else pending.waiter.reject(new UnknownOutcomeError(`entry ${index} was replaced by a later leader's entry`));
+  }
+
+  /** An entry that settles no proposal was applied at `index`. */
+  replaced(index: Index, term: Term): void {
+    const pending = this.waiting.get(index);
+    if (pending === undefined) return;
+    this.waiting.delete(index);
+    pending.waiter.reject(new UnknownOutcomeError(`entry ${index} was replaced by term ${term}'s entry`));
+  }
+
+  failAll(err: Error): void {
+    for (const { waiter } of this.waiting.values()) waiter.reject(err);
+    this.waiting.clear();
+  }
+
+  get size(): number {
+    return this.waiting.size;
+  }
+}
+
+/** Linearizable reads waiting first for leadership confirmation, then for the state
+ * machine to reach their read index (Raft thesis §6.4). */
+export class PendingReads {
+  private readonly confirming = new Map<number, Waiter<void>>();
+  /** Confirmed reads waiting for `applied >= index`, in index order. */
+  private readonly applying: { index: Index; waiter: Waiter<void> }[] = [];
+  private nextRequestId = 1;
+
+  add(): { requestId: number; done: Promise<void> } {
+    const requestId = this.nextRequestId;
+    this.nextRequestId += 1;
+    const done = new Promise<void>((resolve, reject) => this.confirming.set(requestId, { resolve, reject }));
+    return { requestId, done };
+  }
+
+  confirmed(requestId: number, index: Index, applied: Index): void {
+    const waiter = this.confirming.get(requestId);
+    if (waiter === undefined) return;
+    this.confirming.delete(requestId);
+    if (index <= applied) {
+      waiter.resolve();
+      return;
+    }
+    let at = this.applying.length;
+    while (at > 0 && this.applying[at - 1]!.index > index) at -= 1;
+    this.applying.splice(at, 0, { index, waiter });
+  }
+
+  applied(applied: Index): void {
+    while (this.applying.length > 0 && this.applying[0]!.index <= applied) this.applying.shift()!.waiter.resolve();
+  }
+
+  failAll(err: Error): void {
+    for (const waiter of this.confirming.values()) waiter.reject(err);
+    this.confirming.clear();
+    for (const { waiter } of this.applying) waiter.reject(err);
+    this.applying.length = 0;
+  }
+}

@@ -1,0 +1,217 @@
+import type { Logger } from 'pino';
+import type { CoreConfig } from '../core/config.js';
+import type { CoreInitialState, CoreStatus } from '../core/raft-core.js';
+import { RaftCore } from '../core/raft-core.js';
+import type { PeerMessage } from '../core/messages.js';
+import type { Random } from '../core/random.js';
+import type { Ready } from '../core/ready.js';
+import type { Entry, Index } from '../core/types.js';
+import { EntryKind } from '../core/types.js';
+import type { StateMachine } from '../kv/state-machine.js';
+import type { LogStorage } from '../storage/log-storage.js';
+import type { Transport } from '../transport/tcp-transport.js';
+import { NotLeaderError, PendingProposals, PendingReads, UnknownOutcomeError } from './pending-requests.js';
+import type { Ticker } from './ticker.js';
+
+export interface RaftNodeOptions<Result> {
+  readonly config: CoreConfig;
+  readonly initial: CoreInitialState;
+  readonly storage: LogStorage;
+  readonly transport: Transport;
+  readonly stateMachine: StateMachine<Result>;
+  readonly ticker: Ticker;
+  readonly random: Random;
+  /** The node's root logger; the driver and the core take children of it. */
+  readonly logger: Logger;
+  /** Runs `fn` on a later turn of the event loop (setImmediate in production; the
+   * simulator passes its own queue). */
+  readonly schedule?: (fn: () => void) => void;
+  /** Ticks between the info-level "cluster alive" summaries. Default 100. */
+  readonly summaryTicks?: number;
+  /** Storage failed or an invariant broke: the node has stopped and must exit. */
+  readonly onFatal: (err: Error) => void;
+}
+
+/**
+ * The driver: the only place where the core, storage, transport, state machine and
+ * timers meet. Inputs (ticks, peer messages, proposals) are stepped into the core
+ * at once; whenever the core has a Ready and none is being handled, one turn runs:
+ *
+ *   1. append entries and hard state to storage, fsync when the Ready says so;
+ *   2. send messages — only now, because a vote or an append acknowledgement is a
+ *      promise about what is on disk (Raft thesis §3.8);
+ *   3. apply committed entries and answer the proposals and reads they settle;
+ *   4. advance the core.
+ */
+export class RaftNode<Result> {
+  private readonly core: RaftCore;
+  private readonly log: Logger;
+  private readonly proposals = new PendingProposals<Result>();
+  private readonly reads = new PendingReads();
+  private readonly schedule: (fn: () => void) => void;
+  private readonly summaryTicks: number;
+  private appliedIndex: Index;
+  private turnScheduled = false;
+  private turnRunning = false;
+  private stopped = false;
+  private ticks = 0;
+
+  constructor(private readonly options: RaftNodeOptions<Result>) {
+    this.log = options.logger.child({ component: 'node' });
+    this.core = new RaftCore({
+      config: options.config,
+      initial: options.initial,
+      random: options.random,
+      logger: options.logger.child({ component: 'core' }),
+    });
+    this.appliedIndex = options.initial.applied;
+    this.schedule = options.schedule ?? ((fn) => setImmediate(fn));
+    this.summaryTicks = options.summaryTicks ?? 100;
+  }
+
+  start(): void {
+    this.options.transport.onMessage((message) => this.receive(message));
+    this.options.transport.onUnreachable((peer) => this.stepLocal({ type: 'ReportUnreachable', peer }));
+    this.options.ticker.start(() => this.tick());
+    const status = this.core.status();
+    this.log.info({ term: status.term, vote: status.vote, lastIndex: status.lastIndex, commit: status.commit }, 'raft node started');
+    this.requestTurn();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.options.ticker.stop();
+    const err = new UnknownOutcomeError('the node is shutting down');
+    this.proposals.failAll(err);
+    this.reads.failAll(err);
+    await this.options.transport.close();
+    await this.options.storage.close();
+  }
+
+  status(): CoreStatus {
+    return { ...this.core.status(), applied: this.appliedIndex };
+  }
+
+  /** Proposes a command; resolves with its state machine result once applied here. */
+  propose(data: Uint8Array): Promise<Result> {
+    const result = this.core.step({ type: 'Propose', entries: [{ kind: EntryKind.Command, data }] });
+    if (!result.ok) {
+      return Promise.reject(new NotLeaderError(result.reason === 'not-leader' ? result.leader : 0));
+    }
+    this.requestTurn();
+    return this.proposals.add(result.firstIndex!, result.term!);
+  }
+
+  /** Resolves once a linearizable read may be served from the local state machine. */
+  readBarrier(): Promise<void> {
+    const { requestId, done } = this.reads.add();
+    const result = this.core.step({ type: 'ReadIndex', requestId });
+    if (!result.ok) {
+      this.reads.confirmed(requestId, 0, 0);
+      return Promise.reject(new NotLeaderError(result.reason === 'not-leader' ? result.leader : 0));
+    }
+    this.requestTurn();
+    return done;
+  }
+
+  private receive(message: PeerMessage): void {
+    if (this.stopped) return;
+    const result = this.core.step(message);
+    if (!result.ok) this.log.warn({ from: message.from, to: message.to, type: message.type }, 'message from an unknown peer dropped');
+    this.requestTurn();
+  }
+
+  private stepLocal(input: Parameters<RaftCore['step']>[0]): void {
+    if (this.stopped) return;
+    this.core.step(input);
+    this.requestTurn();
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    this.core.tick();
+    this.ticks += 1;
+    if (this.ticks % this.summaryTicks === 0) this.logSummary();
+    this.requestTurn();
+  }
+
+  private requestTurn(): void {
+    if (this.turnScheduled || this.turnRunning || this.stopped) return;
+    if (!this.core.hasReady()) return;
+    this.turnScheduled = true;
+    this.schedule(() => {
+      this.turnScheduled = false;
+      void this.runTurn();
+    });
+  }
+
+  private async runTurn(): Promise<void> {
+    if (this.turnRunning || this.stopped || !this.core.hasReady()) return;
+    this.turnRunning = true;
+    try {
+      await this.handleReady(this.core.ready());
+    } catch (err) {
+      this.fail(err as Error);
+      return;
+    } finally {
+      this.turnRunning = false;
+    }
+    this.requestTurn();
+  }
+
+  private async handleReady(ready: Ready): Promise<void> {
+    if (ready.softState !== undefined && ready.softState.role !== 'leader') {
+      // Proposals and reads of a deposed leader cannot be settled here any more.
+      const err = new UnknownOutcomeError('leadership lost before the request completed');
+      this.proposals.failAll(err);
+      this.reads.failAll(new NotLeaderError(ready.softState.leader));
+    }
+    if (ready.entries.length > 0 || ready.hardState !== undefined) {
+      await this.options.storage.append(ready.entries, ready.hardState, ready.mustSync);
+    }
+    if (this.stopped) return;
+    for (const message of ready.messages) this.options.transport.send(message);
+    this.apply(ready.committedEntries);
+    for (const read of ready.readStates) this.reads.confirmed(read.requestId, read.index, this.appliedIndex);
+    this.core.advance();
+  }
+
+  private apply(entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      this.appliedIndex = entry.index;
+      if (entry.kind === EntryKind.Command) {
+        this.proposals.applied(entry.index, entry.term, this.options.stateMachine.apply(entry));
+      } else {
+        // A leader's no-op can only replace a proposal of an earlier term.
+        this.proposals.replaced(entry.index, entry.term);
+      }
+    }
+    if (entries.length > 0) this.reads.applied(this.appliedIndex);
+  }
+
+  private fail(err: Error): void {
+    if (this.stopped) return;
+    this.log.fatal({ err, status: this.core.status() }, 'node stopped: cannot continue safely');
+    void this.stop().catch(() => undefined);
+    this.options.onFatal(err);
+  }
+
+  /** Makes the cluster's liveness watchable at info without logging every beat. */
+  private logSummary(): void {
+    const status = this.core.status();
+    if (status.role === 'leader') {
+      const fresh = (ticks: number): boolean => ticks <= this.options.config.electionTicks;
+      const acked = status.peers.filter((p) => fresh(p.ticksSinceContact)).map((p) => p.id);
+      const silent = status.peers.filter((p) => !fresh(p.ticksSinceContact)).map((p) => p.id);
+      this.log.info({ term: status.term, acked, silent, commit: status.commit, lastIndex: status.lastIndex }, 'leading: followers acknowledging heartbeats');
+    } else if (status.role === 'follower' && status.leader !== 0) {
+      this.log.info(
+        { term: status.term, leader: status.leader, ticksSinceLeader: status.electionElapsed, commit: status.commit, applied: this.appliedIndex },
+        'following: hearing leader',
+      );
+    } else {
+      this.log.info({ term: status.term, role: status.role }, 'no leader known');
+    }
+  }
+}

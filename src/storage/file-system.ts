@@ -1,0 +1,79 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * The file operations the write-ahead log needs, behind an interface so the
+ * simulator can run the real WAL on a disk that loses unsynced writes on a crash
+ * (FoundationDB's AsyncFileNonDurable idea).
+ */
+export interface AppendHandle {
+  /** Appends at the end of the file. Not durable until sync(). */
+  write(data: Uint8Array): Promise<void>;
+  /** fdatasync: everything written so far survives a crash. */
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface FileSystem {
+  mkdirp(dir: string): Promise<void>;
+  /** File names in `dir`, or [] when it does not exist. */
+  list(dir: string): Promise<string[]>;
+  readFile(file: string): Promise<Uint8Array>;
+  /** Opens for appending, creating the file when absent. */
+  openAppend(file: string): Promise<AppendHandle>;
+  truncate(file: string, bytes: number): Promise<void>;
+  remove(file: string): Promise<void>;
+  /** Makes the directory entry changes (create, rename, remove) durable. */
+  syncDir(dir: string): Promise<void>;
+}
+
+export class NodeFileSystem implements FileSystem {
+  async mkdirp(dir: string): Promise<void> {
+    await fs.mkdir(dir, { recursive: true });
+  }
+
+  async list(dir: string): Promise<string[]> {
+    try {
+      return await fs.readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  async readFile(file: string): Promise<Uint8Array> {
+    return fs.readFile(file);
+  }
+
+  async openAppend(file: string): Promise<AppendHandle> {
+    const handle = await fs.open(file, 'a');
+    return {
+      write: async (data) => {
+        let offset = 0;
+        while (offset < data.byteLength) {
+          const { bytesWritten } = await handle.write(data, offset, data.byteLength - offset);
+          offset += bytesWritten;
+        }
+      },
+      sync: () => handle.datasync(),
+      close: () => handle.close(),
+    };
+  }
+
+  async truncate(file: string, bytes: number): Promise<void> {
+    await fs.truncate(file, bytes);
+  }
+
+  async remove(file: string): Promise<void> {
+    await fs.rm(file, { force: true });
+  }
+
+  async syncDir(dir: string): Promise<void> {
+    const handle = await fs.open(path.resolve(dir), 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+}

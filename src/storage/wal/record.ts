@@ -1,0 +1,95 @@
+import { crc32c } from '@node-rs/crc32';
+import type { Entry, EntryKind, HardState } from '../../core/types.js';
+
+/**
+ * One WAL record: `[length u32 BE | crc32c u32 BE | type u8 | payload]`, where
+ * `length` counts the payload bytes and the checksum covers type and payload. A torn
+ * write shows up as a record that runs past the end of the file or fails its
+ * checksum.
+ */
+export const RECORD_HEADER_BYTES = 9;
+/** Larger than any record we write (entries are capped far below this), so a
+ * garbage length is recognised as such instead of being trusted. */
+export const RECORD_PAYLOAD_BYTES_MAX = 256 * 1024 * 1024;
+
+export const enum RecordType {
+  Entry = 1,
+  HardState = 2,
+}
+
+const ENTRY_FIXED_BYTES = 17;
+const HARD_STATE_BYTES = 24;
+
+function checksum(type: number, payload: Uint8Array): number {
+  return crc32c(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), crc32c(Buffer.of(type)));
+}
+
+function frameRecord(type: RecordType, payload: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.byteLength);
+  out.writeUInt32BE(payload.byteLength, 0);
+  out.writeUInt32BE(checksum(type, payload), 4);
+  out.writeUInt8(type, 8);
+  payload.copy(out, RECORD_HEADER_BYTES);
+  return out;
+}
+
+// Terms and indexes are safe integers; a float64 holds them exactly.
+export function encodeEntryRecord(entry: Entry): Buffer {
+  const payload = Buffer.allocUnsafe(ENTRY_FIXED_BYTES + entry.data.byteLength);
+  payload.writeDoubleBE(entry.term, 0);
+  payload.writeDoubleBE(entry.index, 8);
+  payload.writeUInt8(entry.kind, 16);
+  payload.set(entry.data, ENTRY_FIXED_BYTES);
+  return frameRecord(RecordType.Entry, payload);
+}
+
+export function encodeHardStateRecord(state: HardState): Buffer {
+  const payload = Buffer.allocUnsafe(HARD_STATE_BYTES);
+  payload.writeDoubleBE(state.term, 0);
+  payload.writeDoubleBE(state.vote, 8);
+  payload.writeDoubleBE(state.commit, 16);
+  return frameRecord(RecordType.HardState, payload);
+}
+
+export type DecodedRecord =
+  | { readonly kind: 'entry'; readonly entry: Entry; readonly bytes: number }
+  | { readonly kind: 'hard-state'; readonly hardState: HardState; readonly bytes: number };
+
+/** Why a record could not be read at some offset. `torn` means the record runs past
+ * the end of the data (a write cut short); `corrupt` means it is complete but wrong. */
+export type RecordProblem = { readonly kind: 'torn' | 'corrupt'; readonly reason: string };
+
+function isSafeNonNegative(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0;
+}
+
+/** Decodes the record at `offset`, or says why it cannot. */
+export function decodeRecord(data: Buffer, offset: number): DecodedRecord | RecordProblem {
+  const available = data.byteLength - offset;
+  if (available < RECORD_HEADER_BYTES) return { kind: 'torn', reason: 'partial record header' };
+  const length = data.readUInt32BE(offset);
+  if (length > RECORD_PAYLOAD_BYTES_MAX) return { kind: 'corrupt', reason: `record length ${length} is impossible` };
+  if (available < RECORD_HEADER_BYTES + length) return { kind: 'torn', reason: 'record runs past the end of the file' };
+  const type = data.readUInt8(offset + 8);
+  const payload = data.subarray(offset + RECORD_HEADER_BYTES, offset + RECORD_HEADER_BYTES + length);
+  if (checksum(type, payload) !== data.readUInt32BE(offset + 4)) return { kind: 'corrupt', reason: 'checksum mismatch' };
+  const bytes = RECORD_HEADER_BYTES + length;
+  if (type === RecordType.Entry && length >= ENTRY_FIXED_BYTES) {
+    const term = payload.readDoubleBE(0);
+    const index = payload.readDoubleBE(8);
+    const kind = payload.readUInt8(16);
+    if (!isSafeNonNegative(term) || !isSafeNonNegative(index) || index === 0 || kind > 1) {
+      return { kind: 'corrupt', reason: 'entry fields out of range' };
+    }
+    const entry: Entry = { term, index, kind: kind as EntryKind, data: Uint8Array.prototype.slice.call(payload, ENTRY_FIXED_BYTES) };
+    return { kind: 'entry', entry, bytes };
+  }
+  if (type === RecordType.HardState && length === HARD_STATE_BYTES) {
+    const hardState = { term: payload.readDoubleBE(0), vote: payload.readDoubleBE(8), commit: payload.readDoubleBE(16) };
+    if (!isSafeNonNegative(hardState.term) || !isSafeNonNegative(hardState.vote) || !isSafeNonNegative(hardState.commit)) {
+      return { kind: 'corrupt', reason: 'hard state fields out of range' };
+    }
+    return { kind: 'hard-state', hardState, bytes };
+  }
+  return { kind: 'corrupt', reason: `unknown record type ${type} of ${length} bytes` };
+}

@@ -1,0 +1,416 @@
+import msgpack from 'msgpack-lite';
+
+import type { Entry, Index, NodeId, Role, Term } from '../core/types.js';
+import type {
+  AppendRequest,
+  AppendResponse,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  PeerMessage,
+  TimeoutNow,
+  VoteRequest,
+  VoteResponse,
+} from '../core/messages.js';
+import { PEER_MESSAGE_TYPES } from '../core/messages.js';
+import type {
+  ClientRequest,
+  ClientResponse,
+  ErrorCode,
+  ErrorResponse,
+  KvOperation,
+  KvRequest,
+  KvResponse,
+  KvResult,
+  NodeStatus,
+  StatusRequest,
+  StatusResponse,
+} from '../protocol/client-messages.js';
+import { CLIENT_REQUEST_TYPES, ERROR_CODES } from '../protocol/client-messages.js';
+import { FrameDecodeError } from '../errors.js';
+import { encodeFrame } from './frame.js';
+
+/**
+ * The gateway between bytes and typed messages (STYLE.md D.4, etcd's `logSlice`):
+ * decodeMessage checks every field and builds a fresh object holding only the known
+ * fields, so the rest of the code can trust the types without re-checking shapes.
+ */
+
+/** Everything that travels in a frame: peer traffic and the client protocol share a port. */
+export type WireMessage = PeerMessage | ClientRequest | ClientResponse;
+
+/**
+ * No preset extensions: nothing on the wire turns into a Date, RegExp, Error or typed
+ * array, and unknown extension types stay inert. Maps decode to `Map`, so a key such
+ * as `__proto__` is just a key and inherited properties can never pass for fields.
+ */
+const codec = msgpack.createCodec({ preset: false, usemap: true });
+
+export function encodeMessage(message: WireMessage): Buffer {
+  return msgpack.encode(toWireShape(message), { codec });
+}
+
+export function encodeFrameMessage(message: WireMessage): Buffer {
+  return encodeFrame(encodeMessage(message));
+}
+
+/** @throws FrameDecodeError unless `body` is exactly one well-formed message. */
+export function decodeMessage(body: Buffer): WireMessage {
+  const value = decodeMsgpack(body);
+  if (!(value instanceof Map)) throw new FrameDecodeError('message: expected a map');
+  const fields = new Fields(value, 'message');
+  const type = fields.string('type');
+  const validate = VALIDATORS.get(type);
+  if (validate === undefined) throw new FrameDecodeError(`message.type: unknown type ${describeValue(type)}`);
+  return validate(new Fields(value, type));
+}
+
+export function isWirePeerMessage(message: WireMessage): message is PeerMessage {
+  return (PEER_MESSAGE_TYPES as readonly string[]).includes(message.type);
+}
+
+export function isWireClientRequest(message: WireMessage): message is ClientRequest {
+  return (CLIENT_REQUEST_TYPES as readonly string[]).includes(message.type);
+}
+
+// ---------------------------------------------------------------------------------
+// Encoding
+
+/**
+ * msgpack-lite writes a Buffer as msgpack `bin` but a plain Uint8Array as a map of
+ * indexes (without presets), so entry payloads are re-viewed as Buffers (no copy).
+ */
+function toWireShape(message: WireMessage): unknown {
+  if (message.type !== 'AppendRequest') return message;
+  return { ...message, entries: message.entries.map(entryToWireShape) };
+}
+
+function entryToWireShape(entry: Entry): unknown {
+  return { term: entry.term, index: entry.index, kind: entry.kind, data: asBuffer(entry.data) };
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+// ---------------------------------------------------------------------------------
+// Decoding
+
+function decodeMsgpack(body: Buffer): unknown {
+  const decoder = msgpack.Decoder({ codec });
+  let value: unknown;
+  try {
+    decoder.write(body);
+    value = decoder.read();
+  } catch (err) {
+    throw new FrameDecodeError(`message: undecodable msgpack (${describeError(err)})`, { cause: err });
+  }
+  // One frame holds exactly one message; trailing bytes mean the sender is confused.
+  if (decoder.offset !== body.byteLength) {
+    throw new FrameDecodeError(`message: ${body.byteLength - decoder.offset} trailing bytes after the message`);
+  }
+  return value;
+}
+
+function describeError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Typed reads of one decoded map; every failure names the field by its path, e.g.
+ * `AppendRequest.entries[2].index`.
+ */
+class Fields {
+  constructor(
+    private readonly values: Map<unknown, unknown>,
+    private readonly path: string,
+  ) {}
+
+  fail(key: string, expected: string): never {
+    const value = this.values.get(key);
+    throw new FrameDecodeError(`${this.path}.${key}: expected ${expected}, got ${describeValue(value)}`);
+  }
+
+  raw(key: string): unknown {
+    return this.values.get(key);
+  }
+
+  string(key: string): string {
+    const value = this.values.get(key);
+    if (typeof value !== 'string') this.fail(key, 'a string');
+    return value;
+  }
+
+  nullableString(key: string): string | null {
+    const value = this.values.get(key);
+    if (value !== null && typeof value !== 'string') this.fail(key, 'a string or null');
+    return value;
+  }
+
+  boolean(key: string): boolean {
+    const value = this.values.get(key);
+    if (typeof value !== 'boolean') this.fail(key, 'a boolean');
+    return value;
+  }
+
+  /** A non-negative safe integer: terms, indexes, counters, request ids. */
+  count(key: string): number {
+    const value = this.values.get(key);
+    if (!isCount(value)) this.fail(key, 'a non-negative safe integer');
+    return value;
+  }
+
+  /** A node id that must name a node (0 means "none" and is refused). */
+  nodeId(key: string): NodeId {
+    const value = this.values.get(key);
+    if (!isCount(value) || value === 0) this.fail(key, 'a positive safe integer');
+    return value;
+  }
+
+  /** A node id where 0 means "none" (e.g. an unknown leader). */
+  optionalNodeId(key: string): NodeId {
+    return this.count(key);
+  }
+
+  oneOf<T extends string>(key: string, allowed: readonly T[]): T {
+    const value = this.values.get(key);
+    if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+      this.fail(key, `one of ${allowed.join('|')}`);
+    }
+    return value as T;
+  }
+
+  map(key: string): Fields {
+    const value = this.values.get(key);
+    if (!(value instanceof Map)) this.fail(key, 'a map');
+    return new Fields(value, `${this.path}.${key}`);
+  }
+
+  array(key: string): unknown[] {
+    const value = this.values.get(key);
+    if (!Array.isArray(value)) this.fail(key, 'an array');
+    return value;
+  }
+
+  element(key: string, index: number, value: unknown): Fields {
+    if (!(value instanceof Map)) throw new FrameDecodeError(`${this.path}.${key}[${index}]: expected a map, got ${describeValue(value)}`);
+    return new Fields(value, `${this.path}.${key}[${index}]`);
+  }
+
+  /** msgpack `bin`, which the decoder yields as a Buffer. */
+  bytes(key: string): Buffer {
+    const value = this.values.get(key);
+    if (!Buffer.isBuffer(value)) this.fail(key, 'binary data');
+    return value;
+  }
+
+  /** Reports a relation between fields that does not hold. */
+  violated(key: string, rule: string): never {
+    throw new FrameDecodeError(`${this.path}.${key}: ${rule}`);
+  }
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Buffer.isBuffer(value)) return `${value.byteLength} bytes of binary`;
+  if (value instanceof Map) return 'a map';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return typeof value;
+}
+
+type Validator = (fields: Fields) => WireMessage;
+
+// ---- peer messages ---------------------------------------------------------------
+
+interface EnvelopeFields {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly term: Term;
+}
+
+function envelope(fields: Fields): EnvelopeFields {
+  return { from: fields.nodeId('from'), to: fields.nodeId('to'), term: fields.count('term') };
+}
+
+function validateVoteRequest(fields: Fields): VoteRequest {
+  return {
+    type: 'VoteRequest',
+    ...envelope(fields),
+    pre: fields.boolean('pre'),
+    lastLogIndex: fields.count('lastLogIndex'),
+    lastLogTerm: fields.count('lastLogTerm'),
+    transfer: fields.boolean('transfer'),
+  };
+}
+
+function validateVoteResponse(fields: Fields): VoteResponse {
+  return { type: 'VoteResponse', ...envelope(fields), pre: fields.boolean('pre'), granted: fields.boolean('granted') };
+}
+
+function validateAppendRequest(fields: Fields): AppendRequest {
+  const head = envelope(fields);
+  const prevLogIndex = fields.count('prevLogIndex');
+  const prevLogTerm = fields.count('prevLogTerm');
+  // The entry before the batch is in the leader's log, so its term cannot exceed the leader's.
+  if (prevLogTerm > head.term) fields.violated('prevLogTerm', `${prevLogTerm} exceeds the message term ${head.term}`);
+  const entries = validateEntries(fields, prevLogIndex, prevLogTerm, head.term);
+  return { type: 'AppendRequest', ...head, prevLogIndex, prevLogTerm, entries, commit: fields.count('commit') };
+}
+
+/**
+ * The batch must be a log slice that can follow (prevLogIndex, prevLogTerm) in a
+ * leader's log of term `term` (etcd `logSlice.valid`): contiguous indexes, and terms
+ * that never decrease (Raft paper §5.3, Log Matching).
+ */
+function validateEntries(fields: Fields, prevLogIndex: Index, prevLogTerm: Term, term: Term): Entry[] {
+  const list = fields.array('entries');
+  const entries: Entry[] = [];
+  let lastTerm = prevLogTerm;
+  for (const [position, value] of list.entries()) {
+    const entryFields = fields.element('entries', position, value);
+    const entry = validateEntry(entryFields);
+    const expectedIndex = prevLogIndex + 1 + position;
+    if (entry.index !== expectedIndex) entryFields.violated('index', `expected ${expectedIndex} (contiguous after prevLogIndex), got ${entry.index}`);
+    if (entry.term < lastTerm) entryFields.violated('term', `${entry.term} is lower than the preceding term ${lastTerm}`);
+    if (entry.term > term) entryFields.violated('term', `${entry.term} exceeds the message term ${term}`);
+    lastTerm = entry.term;
+    entries.push(entry);
+  }
+  return entries;
+}
+
+const ENTRY_KINDS: readonly number[] = [0, 1]; // EntryKind.Noop, EntryKind.Command
+
+function validateEntry(fields: Fields): Entry {
+  const term = fields.count('term');
+  const index = fields.count('index');
+  const kind = fields.raw('kind');
+  if (typeof kind !== 'number' || !ENTRY_KINDS.includes(kind)) fields.fail('kind', '0 (noop) or 1 (command)');
+  // Copy: the decoded payload is a view of the whole frame, which would otherwise stay
+  // in memory for as long as the entry does.
+  const data = new Uint8Array(fields.bytes('data'));
+  return { term, index, kind: kind as Entry['kind'], data };
+}
+
+function validateAppendResponse(fields: Fields): AppendResponse {
+  return {
+    type: 'AppendResponse',
+    ...envelope(fields),
+    success: fields.boolean('success'),
+    index: fields.count('index'),
+    hintIndex: fields.count('hintIndex'),
+    hintTerm: fields.count('hintTerm'),
+  };
+}
+
+function validateHeartbeatRequest(fields: Fields): HeartbeatRequest {
+  return { type: 'HeartbeatRequest', ...envelope(fields), commit: fields.count('commit'), context: fields.count('context') };
+}
+
+function validateHeartbeatResponse(fields: Fields): HeartbeatResponse {
+  return { type: 'HeartbeatResponse', ...envelope(fields), context: fields.count('context') };
+}
+
+function validateTimeoutNow(fields: Fields): TimeoutNow {
+  return { type: 'TimeoutNow', ...envelope(fields) };
+}
+
+// ---- client requests ---------------------------------------------------------------
+
+function validateStatusRequest(fields: Fields): StatusRequest {
+  return { type: 'StatusRequest', requestId: fields.count('requestId') };
+}
+
+function validateKvRequest(fields: Fields): KvRequest {
+  return {
+    type: 'KvRequest',
+    requestId: fields.count('requestId'),
+    operation: validateKvOperation(fields.map('operation')),
+    clientId: fields.string('clientId'),
+    seq: fields.count('seq'),
+    firstUnackedSeq: fields.count('firstUnackedSeq'),
+    stale: fields.boolean('stale'),
+  };
+}
+
+const KV_OPS = ['put', 'get', 'delete', 'cas'] as const;
+
+function validateKvOperation(fields: Fields): KvOperation {
+  const op = fields.oneOf('op', KV_OPS);
+  const key = fields.string('key');
+  switch (op) {
+    case 'put':
+      return { op, key, value: fields.string('value') };
+    case 'get':
+    case 'delete':
+      return { op, key };
+    case 'cas':
+      return { op, key, expect: fields.nullableString('expect'), value: fields.string('value') };
+  }
+}
+
+// ---- client responses --------------------------------------------------------------
+
+const ROLES: readonly Role[] = ['follower', 'pre-candidate', 'candidate', 'leader'];
+
+function validateStatusResponse(fields: Fields): StatusResponse {
+  return { type: 'StatusResponse', requestId: fields.count('requestId'), status: validateNodeStatus(fields.map('status')) };
+}
+
+function validateNodeStatus(fields: Fields): NodeStatus {
+  return {
+    id: fields.nodeId('id'),
+    role: fields.oneOf('role', ROLES),
+    term: fields.count('term'),
+    leader: fields.optionalNodeId('leader'),
+    leaderAddress: fields.nullableString('leaderAddress'),
+    commit: fields.count('commit'),
+    applied: fields.count('applied'),
+    lastIndex: fields.count('lastIndex'),
+    pid: fields.count('pid'),
+  };
+}
+
+function validateKvResponse(fields: Fields): KvResponse {
+  return { type: 'KvResponse', requestId: fields.count('requestId'), result: validateKvResult(fields.map('result')) };
+}
+
+function validateKvResult(fields: Fields): KvResult {
+  return { ok: fields.boolean('ok'), value: fields.nullableString('value'), index: fields.count('index') };
+}
+
+function validateErrorResponse(fields: Fields): ErrorResponse {
+  return {
+    type: 'ErrorResponse',
+    requestId: fields.count('requestId'),
+    code: fields.oneOf<ErrorCode>('code', ERROR_CODES),
+    message: fields.string('message'),
+    leader: fields.optionalNodeId('leader'),
+    leaderAddress: fields.nullableString('leaderAddress'),
+  };
+}
+
+/** One validator per wire type; `satisfies` makes the compiler check the table is complete. */
+const VALIDATOR_TABLE = {
+  VoteRequest: validateVoteRequest,
+  VoteResponse: validateVoteResponse,
+  AppendRequest: validateAppendRequest,
+  AppendResponse: validateAppendResponse,
+  HeartbeatRequest: validateHeartbeatRequest,
+  HeartbeatResponse: validateHeartbeatResponse,
+  TimeoutNow: validateTimeoutNow,
+  StatusRequest: validateStatusRequest,
+  KvRequest: validateKvRequest,
+  StatusResponse: validateStatusResponse,
+  KvResponse: validateKvResponse,
+  ErrorResponse: validateErrorResponse,
+} satisfies { [T in WireMessage['type']]: (fields: Fields) => Extract<WireMessage, { type: T }> };
+
+/** A Map, not an object lookup, so `type: "constructor"` cannot find an inherited function. */
+const VALIDATORS: ReadonlyMap<string, Validator> = new Map(Object.entries(VALIDATOR_TABLE));

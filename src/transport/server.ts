@@ -1,0 +1,173 @@
+import net from 'node:net';
+import type { Logger } from 'pino';
+
+import type { PeerMessage } from '../core/messages.js';
+import type { ClientRequest, ClientResponse } from '../protocol/client-messages.js';
+import { FrameDecodeError } from '../errors.js';
+import type { PeerAddress } from './address.js';
+import { formatAddress } from './address.js';
+import type { WireMessage } from './codec.js';
+import { decodeMessage, encodeFrameMessage, isWireClientRequest, isWirePeerMessage } from './codec.js';
+import { FRAME_BYTES_MAX_DEFAULT, FrameDecoder } from './frame.js';
+
+export type PeerMessageHandler = (message: PeerMessage) => void;
+/** `reply` writes the response on the connection the request came from, if it is still
+ * open; it never throws. */
+export type ClientRequestHandler = (request: ClientRequest, reply: (response: ClientResponse) => void) => void;
+
+export interface TransportServerOptions {
+  readonly host: string;
+  /** 0 asks the OS for a free port; listen() reports the one bound. */
+  readonly port: number;
+  readonly logger: Logger;
+  /** Largest frame body accepted; a larger header closes that connection. Default 16 MiB. */
+  readonly frameBytesMax?: number;
+}
+
+/**
+ * The one listener of a node, for peers and clients alike. Every inbound connection
+ * is decoded independently: a bad frame (oversize, undecodable, failed validation)
+ * closes that connection with one warning and nothing else is affected.
+ */
+export class TransportServer {
+  readonly #options: TransportServerOptions;
+  readonly #log: Logger;
+  readonly #frameBytesMax: number;
+  readonly #server: net.Server;
+  readonly #connections = new Set<net.Socket>();
+  #peerMessageHandler: PeerMessageHandler | undefined;
+  #clientRequestHandler: ClientRequestHandler | undefined;
+  #closing = false;
+
+  constructor(options: TransportServerOptions) {
+    this.#options = options;
+    this.#log = options.logger;
+    this.#frameBytesMax = options.frameBytesMax ?? FRAME_BYTES_MAX_DEFAULT;
+    this.#server = net.createServer((socket) => this.#accept(socket));
+  }
+
+  /** Registers the handler for peer messages (replaces any earlier one). */
+  onPeerMessage(handler: PeerMessageHandler): void {
+    this.#peerMessageHandler = handler;
+  }
+
+  /** Registers the handler for client requests (replaces any earlier one). */
+  onClientRequest(handler: ClientRequestHandler): void {
+    this.#clientRequestHandler = handler;
+  }
+
+  /** Open inbound connections (peers and clients). */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /**
+   * Starts listening. Rejects with the system error (its `code` is EADDRINUSE,
+   * EACCES, EADDRNOTAVAIL, ...) so the CLI can print one clear line.
+   */
+  listen(): Promise<PeerAddress> {
+    const { host, port } = this.#options;
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.#server.once('error', onError);
+      this.#server.listen({ host, port }, () => {
+        this.#server.off('error', onError);
+        this.#server.on('error', (err) => this.#log.error({ err }, 'listener error'));
+        const info = this.#server.address() as net.AddressInfo;
+        const bound: PeerAddress = { host: info.address, port: info.port };
+        this.#log.info({ address: formatAddress(bound) }, 'listening');
+        resolve(bound);
+      });
+    });
+  }
+
+  /** Stops listening and destroys every open connection. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const socket of this.#connections) socket.destroy();
+    await closed;
+  }
+
+  #accept(socket: net.Socket): void {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    this.#connections.add(socket);
+    socket.setNoDelay(true);
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    const decoder = new FrameDecoder(this.#frameBytesMax);
+    socket.on('data', (chunk: Buffer) => this.#receive(socket, remote, decoder, chunk));
+    // Replies are bounded by the client's reading: stop taking requests while it lags.
+    socket.on('drain', () => socket.resume());
+    socket.on('error', (err) => this.#log.debug({ remote, err }, 'connection error'));
+    socket.once('close', () => this.#connections.delete(socket));
+  }
+
+  #receive(socket: net.Socket, remote: string, decoder: FrameDecoder, chunk: Buffer): void {
+    const messages = this.#decodeChunk(decoder, chunk);
+    // Messages that decoded cleanly before a bad frame in the same chunk are still
+    // delivered: they are valid, and the order on the connection is kept.
+    for (const message of messages.valid) {
+      if (socket.destroyed) return;
+      this.#dispatch(socket, message);
+    }
+    if (messages.error !== undefined) this.#reject(socket, remote, messages.error);
+  }
+
+  /** Decoding errors are caught here and only here; handler errors must propagate. */
+  #decodeChunk(decoder: FrameDecoder, chunk: Buffer): { valid: WireMessage[]; error: unknown } {
+    const valid: WireMessage[] = [];
+    try {
+      for (const body of decoder.push(chunk)) {
+        const message = decodeMessage(body);
+        if (!isWirePeerMessage(message) && !isWireClientRequest(message)) {
+          throw new FrameDecodeError(`message.type: ${message.type} is a response; a server only accepts requests`);
+        }
+        valid.push(message);
+      }
+    } catch (err) {
+      return { valid, error: err };
+    }
+    return { valid, error: undefined };
+  }
+
+  #dispatch(socket: net.Socket, message: WireMessage): void {
+    if (isWirePeerMessage(message)) {
+      if (this.#peerMessageHandler === undefined) {
+        this.#log.debug({ type: message.type, from: message.from }, 'no peer message handler, dropped');
+        return;
+      }
+      this.#peerMessageHandler(message);
+    } else if (isWireClientRequest(message)) {
+      if (this.#clientRequestHandler === undefined) {
+        this.#log.debug({ type: message.type }, 'no client request handler, dropped');
+        return;
+      }
+      this.#clientRequestHandler(message, (response) => this.#reply(socket, response));
+    }
+  }
+
+  #reply(socket: net.Socket, response: ClientResponse): void {
+    if (socket.destroyed || !socket.writable) {
+      this.#log.debug({ type: response.type }, 'client gone, reply dropped');
+      return;
+    }
+    let frame: Buffer;
+    try {
+      frame = encodeFrameMessage(response);
+    } catch (err) {
+      this.#log.error({ err, type: response.type }, 'reply not encodable, dropped');
+      return;
+    }
+    if (!socket.write(frame)) socket.pause();
+  }
+
+  #reject(socket: net.Socket, remote: string, err: unknown): void {
+    if (socket.destroyed) return;
+    const { code, message } = err as { code?: string; message?: string };
+    this.#log.warn({ remote, code, reason: message ?? String(err) }, 'frame rejected');
+    socket.destroy();
+  }
+}

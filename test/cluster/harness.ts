@@ -1,0 +1,163 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RaftClient } from '../../src/client/raft-client.js';
+import type { NodeStatus } from '../../src/protocol/client-messages.js';
+
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const RAFT_NODE_BIN = path.join(projectRoot, 'bin', 'raft-node.js');
+export const RAFT_CLI_BIN = path.join(projectRoot, 'bin', 'raft-cli.js');
+
+/** Ports the OS reports free right now (bound to port 0, then released). */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () =>
+      new Promise<net.Server>((resolve, reject) => {
+        const server = net.createServer();
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve(server));
+      }),
+    ),
+  );
+  const ports = servers.map((server) => (server.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+/** Polls `probe` until it returns a value, or fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : ` (last error: ${String(last)})`}`);
+}
+
+export interface ClusterOptions {
+  readonly nodes?: number;
+  readonly extraArgs?: readonly string[];
+}
+
+/**
+ * Real raft-node processes on free loopback ports with fresh data dirs. Every
+ * process it starts is killed by PID in `destroy()`, which tests call from `after`
+ * so it runs on failure too. Each node's output goes to a log file in the work dir.
+ */
+export class Cluster {
+  readonly ids: number[];
+  readonly workDir: string;
+  private readonly processes = new Map<number, ChildProcess>();
+  private ports: number[] = [];
+  private readonly extraArgs: readonly string[];
+  private client: RaftClient | undefined;
+
+  constructor(options: ClusterOptions = {}) {
+    this.ids = Array.from({ length: options.nodes ?? 5 }, (_, i) => i + 1);
+    this.workDir = mkdtempSync(path.join(os.tmpdir(), 'raft-ts-cluster-'));
+    this.extraArgs = options.extraArgs ?? [];
+  }
+
+  async start(): Promise<void> {
+    this.ports = await freePorts(this.ids.length);
+    for (const id of this.ids) this.startNode(id);
+  }
+
+  address(id: number): string {
+    return `127.0.0.1:${this.ports[id - 1]}`;
+  }
+
+  addresses(): string[] {
+    return this.ids.map((id) => this.address(id));
+  }
+
+  peersFlag(): string {
+    return this.ids.map((id) => `${id}=${this.address(id)}`).join(',');
+  }
+
+  startNode(id: number): ChildProcess {
+    const log = createWriteStream(path.join(this.workDir, `node-${id}.log`), { flags: 'a' });
+    const child = spawn(
+      process.execPath,
+      [RAFT_NODE_BIN, '--id', String(id), '--peers', this.peersFlag(), '--data-dir', path.join(this.workDir, `data-${id}`), ...this.extraArgs],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+    this.processes.set(id, child);
+    child.once('exit', () => {
+      if (this.processes.get(id) === child) this.processes.delete(id);
+    });
+    return child;
+  }
+
+  pid(id: number): number | undefined {
+    return this.processes.get(id)?.pid;
+  }
+
+  isRunning(id: number): boolean {
+    return this.processes.has(id);
+  }
+
+  /** SIGKILLs node `id` and waits until the process is gone. */
+  async kill(id: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.processes.get(id);
+    if (child === undefined) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+  }
+
+  signal(id: number, signal: NodeJS.Signals): void {
+    this.processes.get(id)?.kill(signal);
+  }
+
+  raftClient(): RaftClient {
+    this.client ??= new RaftClient({ cluster: this.addresses(), deadlineMs: 10_000 });
+    return this.client;
+  }
+
+  /** Status of every running node that answers. */
+  async statuses(): Promise<NodeStatus[]> {
+    const rows = await this.raftClient().clusterStatus(500);
+    return rows.flatMap((row) => ('status' in row ? [row.status] : []));
+  }
+
+  /** Waits until every running node answers and all agree on one leader; returns its status. */
+  async waitForLeader(timeoutMs = 10_000, options: { exclude?: number[] } = {}): Promise<NodeStatus> {
+    return waitFor('one agreed leader', timeoutMs, async () => {
+      const running = this.ids.filter((id) => this.isRunning(id) && !(options.exclude ?? []).includes(id));
+      const statuses = (await this.statuses()).filter((s) => running.includes(s.id));
+      if (statuses.length !== running.length) return undefined;
+      const leaders = statuses.filter((s) => s.role === 'leader');
+      if (leaders.length !== 1) return undefined;
+      const leader = leaders[0]!;
+      const agreed = statuses.every((s) => s.leader === leader.id && s.term === leader.term);
+      return agreed ? leader : undefined;
+    });
+  }
+
+  async destroy(keepLogs = false): Promise<void> {
+    this.client?.close();
+    for (const child of this.processes.values()) {
+      try {
+        process.kill(child.pid!, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    await Promise.all([...this.processes.values()].map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve)))));
+    this.processes.clear();
+    if (!keepLogs) rmSync(this.workDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,150 @@
+import type { CoreConfig } from '../../src/core/config.js';
+import { DEFAULT_CORE_CONFIG } from '../../src/core/config.js';
+import { silentLogger } from '../../src/core/logger.js';
+import type { PeerMessage } from '../../src/core/messages.js';
+import { RaftCore } from '../../src/core/raft-core.js';
+import { SeededRandom } from '../../src/core/random.js';
+import type { Entry, HardState, NodeId } from '../../src/core/types.js';
+import { EMPTY_HARD_STATE } from '../../src/core/types.js';
+
+/** What a node has made durable: survives restart() in these tests. */
+export interface Durable {
+  hardState: HardState;
+  entries: Entry[];
+}
+
+/**
+ * A synchronous in-process cluster of RaftCores for protocol tests (etcd raft_test.go
+ * `network`): Ready handling persists to an in-memory "disk", queues messages, and
+ * `stabilize()` delivers until nothing moves. Links can be cut or nodes isolated.
+ */
+export class CoreNetwork {
+  readonly cores = new Map<NodeId, RaftCore>();
+  readonly disks = new Map<NodeId, Durable>();
+  /** Committed entries each node applied, in order. */
+  readonly applied = new Map<NodeId, Entry[]>();
+  private queue: PeerMessage[] = [];
+  private readonly cut = new Set<string>();
+  private readonly down = new Set<NodeId>();
+  /** Every message that was delivered, for assertions. */
+  readonly delivered: PeerMessage[] = [];
+
+  constructor(readonly ids: readonly NodeId[], private readonly overrides: Partial<CoreConfig> = {}, private readonly seed = 1) {
+    for (const id of ids) {
+      this.disks.set(id, { hardState: EMPTY_HARD_STATE, entries: [] });
+      this.start(id);
+    }
+  }
+
+  config(id: NodeId): CoreConfig {
+    return { ...DEFAULT_CORE_CONFIG, id, voters: this.ids, ...this.overrides };
+  }
+
+  private start(id: NodeId): void {
+    const disk = this.disks.get(id)!;
+    this.applied.set(id, []);
+    this.cores.set(
+      id,
+      new RaftCore({
+        config: this.config(id),
+        initial: { hardState: disk.hardState, entries: [...disk.entries], applied: 0 },
+        random: new SeededRandom(this.seed * 1000 + id),
+        logger: silentLogger,
+      }),
+    );
+  }
+
+  core(id: NodeId): RaftCore {
+    return this.cores.get(id)!;
+  }
+
+  /** Simulates a crash and restart: only what was persisted survives. */
+  restart(id: NodeId): void {
+    this.queue = this.queue.filter((m) => m.to !== id && m.from !== id);
+    this.start(id);
+  }
+
+  /** Drops traffic between a and b in both directions. */
+  cutLink(a: NodeId, b: NodeId): void {
+    this.cut.add(`${a}-${b}`);
+    this.cut.add(`${b}-${a}`);
+  }
+
+  isolate(id: NodeId): void {
+    for (const other of this.ids) if (other !== id) this.cutLink(id, other);
+  }
+
+  heal(): void {
+    this.cut.clear();
+    this.down.clear();
+  }
+
+  /** Handles every pending Ready: persist, queue messages, record applied entries. */
+  processReadies(): boolean {
+    let any = false;
+    for (const id of this.ids) {
+      const core = this.core(id);
+      while (core.hasReady()) {
+        any = true;
+        const ready = core.ready();
+        const disk = this.disks.get(id)!;
+        for (const entry of ready.entries) {
+          disk.entries.length = entry.index - 1;
+          disk.entries.push(entry);
+        }
+        if (ready.hardState !== undefined) disk.hardState = ready.hardState;
+        this.queue.push(...ready.messages);
+        this.applied.get(id)!.push(...ready.committedEntries);
+        core.advance();
+      }
+    }
+    return any;
+  }
+
+  /** Delivers queued messages (and the ones they cause) until nothing moves. */
+  stabilize(maxRounds = 1000): void {
+    for (let round = 0; round < maxRounds; round += 1) {
+      const moved = this.processReadies();
+      if (this.queue.length === 0 && !moved) return;
+      const batch = this.queue;
+      this.queue = [];
+      for (const message of batch) this.deliver(message);
+    }
+    throw new Error('network did not stabilize');
+  }
+
+  deliver(message: PeerMessage): void {
+    if (this.cut.has(`${message.from}-${message.to}`)) return;
+    this.delivered.push(message);
+    this.core(message.to).step(message);
+  }
+
+  /** Messages produced so far and not yet delivered (handles Readies first). */
+  takeMessages(): PeerMessage[] {
+    this.processReadies();
+    const out = this.queue;
+    this.queue = [];
+    return out;
+  }
+
+  tick(id: NodeId, times = 1): void {
+    for (let i = 0; i < times; i += 1) this.core(id).tick();
+  }
+
+  tickAll(times = 1): void {
+    for (let i = 0; i < times; i += 1) {
+      for (const id of this.ids) this.core(id).tick();
+      this.stabilize();
+    }
+  }
+
+  /** Makes `id` campaign at once (a local Campaign input) and settles the result. */
+  elect(id: NodeId): void {
+    this.core(id).step({ type: 'Campaign' });
+    this.stabilize();
+  }
+
+  leaders(): NodeId[] {
+    return this.ids.filter((id) => this.core(id).status().role === 'leader');
+  }
+}
