@@ -1,0 +1,16 @@
+/**
+ * raft-ts public API: the client library for applications, and the building blocks
+ * (core, storage, transport, driver, state machine) for those who embed Raft.
+ */
+export * from './client/index.js';
+export type { KvOperation, KvResult, NodeStatus } from './protocol/client-messages.js';
+export * as core from './core/index.js';
+export { RaftNode } from './node/raft-node.js';
+export type { RaftNodeOptions } from './node/raft-node.js';
+export { NotLeaderError, UnknownOutcomeError } from './node/pending-requests.js';
+export type { StateMachine } from './kv/state-machine.js';
+export { KvStateMachine } from './kv/kv-state-machine.js';
+export * from './storage/index.js';
+export { TcpTransport } from './transport/tcp-transport.js';
+export type { Transport } from './transport/tcp-transport.js';
+export { RaftError, ConfigError, CorruptLogError, StorageError, InvariantError } from './errors.js';
