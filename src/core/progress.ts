@@ -67,6 +67,16 @@ export class Progress {
     }
   }
 
+  /** The follower answered a heartbeat: it is alive. Let at least one append through
+   * so lost appends are noticed (etcd frees one inflight slot here). */
+  onHeartbeatResponse(): void {
+    this.probeSent = false;
+    if (this.state === 'replicate' && this.inflightIndexes.length >= this.inflightMax) {
+      this.inflightIndexes.shift();
+      this.inflightBytes -= this.inflightSizes.shift()!;
+    }
+  }
+
   /** A success response up to `index`. Returns whether match advanced. */
   maybeUpdate(index: Index): boolean {
     this.freeInflightsTo(index);

@@ -459,9 +459,12 @@ export class RaftCore {
 
   private onHeartbeatResponse(m: HeartbeatResponse): void {
     const progress = this.progress.get(m.from)!;
-    // A lost probe would otherwise stall this follower until the next rejection.
-    progress.probeSent = false;
-    if (progress.match < this.log.lastIndex()) this.maybeSendAppend(m.from, false);
+    // Appends can be lost without a rejection ever coming back (a cut link, a full
+    // queue). The follower is alive, so make sure it hears from us: unpause a probe,
+    // free one slot of a full window, and send from `next` — an empty append there
+    // is itself a probe the follower accepts or rejects (etcd does the same).
+    progress.onHeartbeatResponse();
+    if (progress.match < this.log.lastIndex()) this.maybeSendAppend(m.from, true);
     if (m.context > 0) this.ackReads(m.from, m.context);
   }
 
@@ -474,7 +477,9 @@ export class RaftCore {
     }
     if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
       this.heartbeatElapsed = 0;
-      this.broadcastHeartbeat(0);
+      // Carry the newest pending read's round so regular beats confirm reads too.
+      const lastRead = this.pendingReads[this.pendingReads.length - 1];
+      this.broadcastHeartbeat(lastRead === undefined ? 0 : lastRead.context);
     }
   }
 

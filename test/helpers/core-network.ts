@@ -4,6 +4,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import type { PeerMessage } from '../../src/core/messages.js';
 import { RaftCore } from '../../src/core/raft-core.js';
 import { SeededRandom } from '../../src/core/random.js';
+import type { ReadState } from '../../src/core/ready.js';
 import type { Entry, HardState, NodeId } from '../../src/core/types.js';
 import { EMPTY_HARD_STATE } from '../../src/core/types.js';
 
@@ -23,9 +24,12 @@ export class CoreNetwork {
   readonly disks = new Map<NodeId, Durable>();
   /** Committed entries each node applied, in order. */
   readonly applied = new Map<NodeId, Entry[]>();
+  /** ReadIndex confirmations each node released, in order. */
+  readonly reads = new Map<NodeId, ReadState[]>();
   private queue: PeerMessage[] = [];
   private readonly cut = new Set<string>();
   private readonly down = new Set<NodeId>();
+  private interceptor: ((message: PeerMessage) => PeerMessage | undefined) | undefined;
   /** Every message that was delivered, for assertions. */
   readonly delivered: PeerMessage[] = [];
 
@@ -43,6 +47,7 @@ export class CoreNetwork {
   private start(id: NodeId): void {
     const disk = this.disks.get(id)!;
     this.applied.set(id, []);
+    this.reads.set(id, []);
     this.cores.set(
       id,
       new RaftCore({
@@ -62,6 +67,22 @@ export class CoreNetwork {
   restart(id: NodeId): void {
     this.queue = this.queue.filter((m) => m.to !== id && m.from !== id);
     this.start(id);
+  }
+
+  /** Replaces node `id`'s durable state and restarts it from there. */
+  load(id: NodeId, durable: Durable): void {
+    this.disks.set(id, { hardState: durable.hardState, entries: [...durable.entries] });
+    this.restart(id);
+  }
+
+  /** Drops every message for which `predicate` is true (until cleared with undefined). */
+  dropIf(predicate: ((message: PeerMessage) => boolean) | undefined): void {
+    this.interceptor = predicate === undefined ? undefined : (m) => (predicate(m) ? undefined : m);
+  }
+
+  /** Replaces each message by what `rewrite` returns (undefined drops it). */
+  intercept(rewrite: ((message: PeerMessage) => PeerMessage | undefined) | undefined): void {
+    this.interceptor = rewrite;
   }
 
   /** Drops traffic between a and b in both directions. */
@@ -95,6 +116,7 @@ export class CoreNetwork {
         if (ready.hardState !== undefined) disk.hardState = ready.hardState;
         this.queue.push(...ready.messages);
         this.applied.get(id)!.push(...ready.committedEntries);
+        this.reads.get(id)!.push(...ready.readStates);
         core.advance();
       }
     }
@@ -113,8 +135,10 @@ export class CoreNetwork {
     throw new Error('network did not stabilize');
   }
 
-  deliver(message: PeerMessage): void {
-    if (this.cut.has(`${message.from}-${message.to}`)) return;
+  deliver(original: PeerMessage): void {
+    if (this.cut.has(`${original.from}-${original.to}`)) return;
+    const message = this.interceptor === undefined ? original : this.interceptor(original);
+    if (message === undefined) return;
     this.delivered.push(message);
     this.core(message.to).step(message);
   }
