@@ -1,0 +1,227 @@
+// The driver's ordering rule, checked with a storage whose writes the test completes
+// by hand: nothing that promises durability (a vote, an append acknowledgement) is
+// sent before the write it depends on has completed; a storage failure stops the node
+// without sending or acknowledging anything; proposals and reads settle correctly.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import pino from 'pino';
+import { DEFAULT_CORE_CONFIG } from '../../src/core/config.js';
+import type { PeerMessage } from '../../src/core/messages.js';
+import { SeededRandom } from '../../src/core/random.js';
+import type { Entry, HardState, NodeId } from '../../src/core/types.js';
+import { EMPTY_HARD_STATE, EntryKind } from '../../src/core/types.js';
+import { StorageError } from '../../src/errors.js';
+import type { StateMachine } from '../../src/kv/state-machine.js';
+import { NotLeaderError, UnknownOutcomeError } from '../../src/node/pending-requests.js';
+import { RaftNode } from '../../src/node/raft-node.js';
+import type { Ticker } from '../../src/node/ticker.js';
+import type { LogStorage } from '../../src/storage/log-storage.js';
+import type { Transport } from '../../src/transport/tcp-transport.js';
+
+class FakeTransport implements Transport {
+  sent: PeerMessage[] = [];
+  private handler: ((m: PeerMessage) => void) | undefined;
+  send(message: PeerMessage): void {
+    this.sent.push(message);
+  }
+  onMessage(handler: (m: PeerMessage) => void): void {
+    this.handler = handler;
+  }
+  onUnreachable(): void {}
+  deliver(message: PeerMessage): void {
+    this.handler!(message);
+  }
+  async close(): Promise<void> {}
+}
+
+interface PendingWrite {
+  entries: readonly Entry[];
+  hardState: HardState | undefined;
+  sync: boolean;
+  complete: () => void;
+  fail: (err: Error) => void;
+}
+
+/** A storage whose every write stays pending until the test completes it. */
+class ManualStorage implements LogStorage {
+  writes: PendingWrite[] = [];
+  append(entries: readonly Entry[], hardState: HardState | undefined, sync: boolean): Promise<void> {
+    return new Promise((resolve, reject) => this.writes.push({ entries, hardState, sync, complete: resolve, fail: reject }));
+  }
+  async close(): Promise<void> {}
+}
+
+class ManualTicker implements Ticker {
+  private onTick: (() => void) | undefined;
+  start(onTick: () => void): void {
+    this.onTick = onTick;
+  }
+  stop(): void {
+    this.onTick = undefined;
+  }
+  tick(times = 1): void {
+    for (let i = 0; i < times; i += 1) this.onTick?.();
+  }
+}
+
+class Recorder implements StateMachine<string> {
+  applied: number[] = [];
+  apply(entry: Entry): string {
+    this.applied.push(entry.index);
+    return `applied ${entry.index}`;
+  }
+  snapshot(): Uint8Array {
+    return new Uint8Array();
+  }
+  restore(): void {}
+}
+
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 5; i += 1) await new Promise((resolve) => setImmediate(resolve));
+};
+
+function makeNode(id: NodeId, voters: NodeId[], storage: LogStorage) {
+  const transport = new FakeTransport();
+  const ticker = new ManualTicker();
+  const stateMachine = new Recorder();
+  const fatal: Error[] = [];
+  const node = new RaftNode<string>({
+    config: { ...DEFAULT_CORE_CONFIG, id, voters, preVote: false },
+    initial: { hardState: EMPTY_HARD_STATE, entries: [], applied: 0 },
+    storage,
+    transport,
+    stateMachine,
+    ticker,
+    random: new SeededRandom(id),
+    logger: pino({ level: 'silent' }),
+    onFatal: (err) => fatal.push(err),
+  });
+  node.start();
+  return { node, transport, ticker, stateMachine, fatal };
+}
+
+describe('the driver persists before it sends', () => {
+  it('vote requests go out only after term and vote are durable', async () => {
+    const storage = new ManualStorage();
+    const { node, transport, ticker } = makeNode(1, [1, 2, 3], storage);
+    ticker.tick(2 * DEFAULT_CORE_CONFIG.electionTicks);
+    await settle();
+    assert.equal(storage.writes.length, 1);
+    assert.deepEqual(storage.writes[0]!.hardState, { term: 1, vote: 1, commit: 0 });
+    assert.equal(storage.writes[0]!.sync, true);
+    assert.equal(transport.sent.length, 0, 'nothing sent while the write is pending');
+    storage.writes[0]!.complete();
+    await settle();
+    assert.deepEqual(transport.sent.map((m) => [m.type, m.to]), [['VoteRequest', 2], ['VoteRequest', 3]]);
+    await node.stop();
+  });
+
+  it('a granted vote is sent only after it is durable', async () => {
+    const storage = new ManualStorage();
+    const { node, transport } = makeNode(2, [1, 2, 3], storage);
+    await settle();
+    transport.deliver({ type: 'VoteRequest', from: 1, to: 2, term: 1, pre: false, lastLogIndex: 0, lastLogTerm: 0, transfer: false });
+    await settle();
+    assert.deepEqual(storage.writes.map((w) => w.hardState), [{ term: 1, vote: 1, commit: 0 }]);
+    assert.equal(transport.sent.length, 0);
+    storage.writes[0]!.complete();
+    await settle();
+    assert.deepEqual(transport.sent.map((m) => m.type), ['VoteResponse']);
+    await node.stop();
+  });
+
+  it('a follower acknowledges appended entries only after they are durable', async () => {
+    const storage = new ManualStorage();
+    const { node, transport } = makeNode(2, [1, 2, 3], storage);
+    await settle();
+    const entries: Entry[] = [{ term: 1, index: 1, kind: EntryKind.Command, data: new Uint8Array([1]) }];
+    transport.deliver({ type: 'AppendRequest', from: 1, to: 2, term: 1, prevLogIndex: 0, prevLogTerm: 0, entries, commit: 0 });
+    await settle();
+    assert.equal(storage.writes.length, 1);
+    assert.deepEqual(storage.writes[0]!.entries.map((e) => e.index), [1]);
+    assert.equal(transport.sent.length, 0);
+    storage.writes[0]!.complete();
+    await settle();
+    assert.deepEqual(transport.sent.map((m) => [m.type, m.type === 'AppendResponse' && m.success]), [['AppendResponse', true]]);
+    await node.stop();
+  });
+});
+
+describe('storage failure', () => {
+  it('stops the node: fatal is reported, nothing is sent or applied, pending work fails', async () => {
+    const storage = new ManualStorage();
+    const { node, transport, ticker, fatal } = makeNode(2, [1, 2, 3], storage);
+    await settle();
+    transport.deliver({ type: 'AppendRequest', from: 1, to: 2, term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [{ term: 1, index: 1, kind: EntryKind.Command, data: new Uint8Array() }], commit: 1 });
+    await settle();
+    storage.writes[0]!.fail(new StorageError('ENOSPC: no space left on device'));
+    await settle();
+    assert.equal(fatal.length, 1);
+    assert.ok(fatal[0] instanceof StorageError);
+    assert.equal(transport.sent.length, 0, 'the acknowledgement was never sent');
+    ticker.tick(20);
+    transport.deliver({ type: 'HeartbeatRequest', from: 1, to: 2, term: 1, commit: 1, context: 0 });
+    await settle();
+    assert.equal(storage.writes.length, 1, 'no further writes after the failure');
+    assert.equal(transport.sent.length, 0);
+    await node.stop();
+  });
+});
+
+describe('proposals and reads', () => {
+  it('a single node settles a proposal with its state machine result, and a read after it', async () => {
+    const storage = new ManualStorage();
+    const { node, ticker, stateMachine } = makeNode(1, [1], storage);
+    const completeAll = async (): Promise<void> => {
+      for (let i = 0; i < 10; i += 1) {
+        await settle();
+        for (const write of storage.writes.splice(0)) write.complete();
+      }
+    };
+    ticker.tick(2 * DEFAULT_CORE_CONFIG.electionTicks);
+    await completeAll();
+    assert.equal(node.status().role, 'leader');
+    const result = node.propose(new Uint8Array([42]));
+    await completeAll();
+    assert.equal(await result, 'applied 2', 'index 1 is the leader\'s no-op, which the state machine never sees');
+    assert.deepEqual(stateMachine.applied, [2]);
+    const read = node.readBarrier();
+    await completeAll();
+    await read;
+    await node.stop();
+  });
+
+  it('a follower refuses proposals and reads with the leader it knows', async () => {
+    const storage = new ManualStorage();
+    const { node, transport } = makeNode(2, [1, 2, 3], storage);
+    transport.deliver({ type: 'HeartbeatRequest', from: 3, to: 2, term: 1, commit: 0, context: 0 });
+    await settle();
+    for (const write of storage.writes.splice(0)) write.complete();
+    await settle();
+    await assert.rejects(node.propose(new Uint8Array([1])), (err: Error) => err instanceof NotLeaderError && err.leader === 3);
+    await assert.rejects(node.readBarrier(), (err: Error) => err instanceof NotLeaderError && err.leader === 3);
+    await node.stop();
+  });
+
+  it('a leader that steps down fails its pending proposals with an unknown outcome', async () => {
+    const storage = new ManualStorage();
+    const { node, transport, ticker } = makeNode(1, [1, 2, 3], storage);
+    const completeAll = async (): Promise<void> => {
+      for (let i = 0; i < 5; i += 1) {
+        await settle();
+        for (const write of storage.writes.splice(0)) write.complete();
+      }
+    };
+    ticker.tick(2 * DEFAULT_CORE_CONFIG.electionTicks);
+    await completeAll();
+    transport.deliver({ type: 'VoteResponse', from: 2, to: 1, term: 1, pre: false, granted: true });
+    await completeAll();
+    assert.equal(node.status().role, 'leader');
+    const pending = assert.rejects(node.propose(new Uint8Array([7])), (err: Error) => err instanceof UnknownOutcomeError);
+    await completeAll();
+    transport.deliver({ type: 'HeartbeatRequest', from: 3, to: 1, term: 5, commit: 0, context: 0 });
+    await completeAll();
+    await pending;
+    await node.stop();
+  });
+});
