@@ -23,6 +23,9 @@ export class Progress {
   probeSent = false;
   /** Heard from since the last CheckQuorum round (thesis §6.2). */
   recentActive = false;
+  /** Set when the follower was found behind (a rejection, or a long lag), cleared
+   * when it matches the leader's last index again; only for logging. */
+  lagging = false;
   /** Tick (of the leader's tick counter) of the last message from this follower. */
   lastContactTick = 0;
   /** Last index of each append in flight, oldest first, with its bytes. */

@@ -76,6 +76,9 @@ interface PendingRead {
   readonly acks: Set<NodeId>;
 }
 
+/** A follower this many entries behind is reported as having fallen behind. */
+const FOLLOWER_LAG_ENTRIES = 1000;
+
 /** Committed entries handed to the driver per Ready, so one turn stays short. */
 const COMMITTED_ENTRIES_PER_READY_MAX = 4096;
 
@@ -274,7 +277,10 @@ export class RaftCore {
         return this.readIndex(input.requestId);
       case 'ReportUnreachable': {
         const progress = this.progress.get(input.peer);
-        if (this.role === 'leader' && progress !== undefined && progress.state === 'replicate') progress.becomeProbe();
+        if (this.role === 'leader' && progress !== undefined) {
+          if (progress.state === 'replicate') progress.becomeProbe();
+          if (progress.match < this.log.lastIndex()) this.markLagging(input.peer, progress);
+        }
         return { ok: true };
       }
       default: {
@@ -443,6 +449,7 @@ export class RaftCore {
       const hint = m.hintTerm > 0 ? this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index : m.hintIndex;
       if (progress.maybeDecreaseTo(m.index, hint)) {
         this.logger.debug({ peer: m.from, index: m.index, hintIndex: m.hintIndex, hintTerm: m.hintTerm, next: progress.next }, 'append rejected by follower');
+        this.markLagging(m.from, progress);
         this.maybeSendAppend(m.from, false);
       }
       return;
@@ -450,11 +457,21 @@ export class RaftCore {
     const wasProbe = progress.state === 'probe';
     if (progress.maybeUpdate(m.index)) {
       if (wasProbe) progress.becomeReplicate();
+      if (progress.lagging && progress.match >= this.log.lastIndex()) {
+        progress.lagging = false;
+        this.logger.info({ peer: m.from, index: progress.match }, 'follower caught up');
+      }
       if (this.maybeCommit()) this.onCommitAdvanced();
     }
     while (this.maybeSendAppend(m.from, false)) {
       // Keep the pipeline full up to the inflight window.
     }
+  }
+
+  private markLagging(peer: NodeId, progress: Progress): void {
+    if (progress.lagging) return;
+    progress.lagging = true;
+    this.logger.info({ peer, match: progress.match, lastIndex: this.log.lastIndex() }, 'follower fell behind');
   }
 
   private onHeartbeatResponse(m: HeartbeatResponse): void {
@@ -464,6 +481,7 @@ export class RaftCore {
     // free one slot of a full window, and send from `next` — an empty append there
     // is itself a probe the follower accepts or rejects (etcd does the same).
     progress.onHeartbeatResponse();
+    if (this.log.lastIndex() - progress.match > FOLLOWER_LAG_ENTRIES) this.markLagging(m.from, progress);
     if (progress.match < this.log.lastIndex()) this.maybeSendAppend(m.from, true);
     if (m.context > 0) this.ackReads(m.from, m.context);
   }

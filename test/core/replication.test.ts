@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import type { AppendRequest, AppendResponse } from '../../src/core/messages.js';
 import type { Entry } from '../../src/core/types.js';
 import { EntryKind } from '../../src/core/types.js';
-import { CoreNetwork } from '../helpers/core-network.js';
+import { CoreNetwork, RecordingLogger } from '../helpers/core-network.js';
 
 const plain = { preVote: false, checkQuorum: false };
 
@@ -153,6 +153,23 @@ describe('commitment needs a majority', () => {
     net.tickAll(2);
     assert.equal(net.core(1).status().commit, commit + 5);
     for (const id of [2, 3, 4, 5]) assert.equal(net.core(id).status().commit, commit + 5, `node ${id} learned the commit index`);
+  });
+});
+
+describe('what the leader reports about followers', () => {
+  it('logs at info when a follower falls behind and when it catches up, not per entry', () => {
+    const log = new RecordingLogger();
+    const net = new CoreNetwork([1, 2, 3], plain, 1, (id) => (id === 1 ? log : new RecordingLogger()));
+    net.elect(1);
+    net.isolate(3);
+    for (let i = 0; i < 20; i += 1) propose(net, 1, `w${i}`);
+    net.stabilize();
+    net.core(1).step({ type: 'ReportUnreachable', peer: 3 });
+    net.heal();
+    net.tickAll(3);
+    const info = log.lines.filter((l) => l.level === 'info' && l.fields['peer'] === 3).map((l) => l.message);
+    assert.deepEqual(info, ['follower fell behind', 'follower caught up']);
+    assert.equal(log.lines.filter((l) => l.level === 'info').length < 10, true, 'nothing per entry at info');
   });
 });
 

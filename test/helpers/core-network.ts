@@ -1,5 +1,6 @@
 import type { CoreConfig } from '../../src/core/config.js';
 import { DEFAULT_CORE_CONFIG } from '../../src/core/config.js';
+import type { CoreLogger } from '../../src/core/logger.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { PeerMessage } from '../../src/core/messages.js';
 import { RaftCore } from '../../src/core/raft-core.js';
@@ -33,7 +34,12 @@ export class CoreNetwork {
   /** Every message that was delivered, for assertions. */
   readonly delivered: PeerMessage[] = [];
 
-  constructor(readonly ids: readonly NodeId[], private readonly overrides: Partial<CoreConfig> = {}, private readonly seed = 1) {
+  constructor(
+    readonly ids: readonly NodeId[],
+    private readonly overrides: Partial<CoreConfig> = {},
+    private readonly seed = 1,
+    private readonly loggerFor: (id: NodeId) => CoreLogger = () => silentLogger,
+  ) {
     for (const id of ids) {
       this.disks.set(id, { hardState: EMPTY_HARD_STATE, entries: [] });
       this.start(id);
@@ -54,7 +60,7 @@ export class CoreNetwork {
         config: this.config(id),
         initial: { hardState: disk.hardState, entries: [...disk.entries], applied: 0 },
         random: new SeededRandom(this.seed * 1000 + id),
-        logger: silentLogger,
+        logger: this.loggerFor(id),
       }),
     );
   }
@@ -170,5 +176,34 @@ export class CoreNetwork {
 
   leaders(): NodeId[] {
     return this.ids.filter((id) => this.core(id).status().role === 'leader');
+  }
+}
+
+/** A CoreLogger that keeps every line, for tests of what the core reports. */
+export class RecordingLogger implements CoreLogger {
+  readonly lines: { level: string; message: string; fields: Record<string, unknown> }[] = [];
+  private record(level: string, fields: Record<string, unknown>, message: string): void {
+    this.lines.push({ level, message, fields });
+  }
+  trace(fields: Record<string, unknown>, message: string): void {
+    this.record('trace', fields, message);
+  }
+  debug(fields: Record<string, unknown>, message: string): void {
+    this.record('debug', fields, message);
+  }
+  info(fields: Record<string, unknown>, message: string): void {
+    this.record('info', fields, message);
+  }
+  warn(fields: Record<string, unknown>, message: string): void {
+    this.record('warn', fields, message);
+  }
+  error(fields: Record<string, unknown>, message: string): void {
+    this.record('error', fields, message);
+  }
+  isLevelEnabled(): boolean {
+    return false;
+  }
+  messages(level: string): string[] {
+    return this.lines.filter((l) => l.level === level).map((l) => l.message);
   }
 }
