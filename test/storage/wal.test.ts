@@ -134,6 +134,8 @@ class FaultyFileSystem implements FileSystem {
   failSync = false;
   openHandles = 0;
   readonly injected: Error[] = [];
+  /** Every handle operation, in order, with the file's base name. */
+  readonly events: { file: string; op: 'write' | 'sync' | 'close' }[] = [];
 
   private fail(): never {
     const err = enospc();
@@ -155,9 +157,11 @@ class FaultyFileSystem implements FileSystem {
 
   async openAppend(file: string): Promise<AppendHandle> {
     const handle = await this.inner.openAppend(file);
+    const name = path.basename(file);
     this.openHandles += 1;
     return {
       write: async (data) => {
+        this.events.push({ file: name, op: 'write' });
         if (this.failWrite) {
           if (this.shortWriteBytes > 0) await handle.write(data.subarray(0, this.shortWriteBytes));
           this.fail();
@@ -165,10 +169,12 @@ class FaultyFileSystem implements FileSystem {
         await handle.write(data);
       },
       sync: async () => {
+        this.events.push({ file: name, op: 'sync' });
         if (this.failSync) this.fail();
         await handle.sync();
       },
       close: async () => {
+        this.events.push({ file: name, op: 'close' });
         this.openHandles -= 1;
         await handle.close();
       },
@@ -479,7 +485,8 @@ describe('Wal corruption', { timeout: TEST_TIMEOUT_MS }, () => {
       const faulty = new FaultyFileSystem();
       await expectCorrupt(Wal.open(faulty, dir), dir, undefined, /commit index 2\b/);
       assert.equal(faulty.openHandles, 0, 'the refused open closed what it opened');
-      assert.deepEqual(await segments(dir), [segmentName(1)], 'a refused open starts no new segment');
+      assert.deepEqual(await segments(dir), [segmentName(1), segmentName(2)], 'a refused open neither removes nor starts a segment');
+      assert.equal(await fileSize(path.join(dir, segmentName(2))), 4);
     });
     await withTempDir(async (dir) => {
       // Commit equal to the number of entries is fine.
@@ -610,6 +617,27 @@ describe('Wal segment rollover', { timeout: TEST_TIMEOUT_MS }, () => {
       assert.ok(after.length > before.length);
       assert.deepEqual(after, after.map((_, i) => segmentName(i + 1)));
       await reopenAndExpect(dir, written, hardState(7, 2, 60));
+    });
+  });
+
+  it('a segment is fsynced after its last write before the WAL moves on, even when no append asked for sync', async () => {
+    await withTempDir(async (dir) => {
+      const faulty = new FaultyFileSystem();
+      const { wal } = await open(dir, { segmentBytesMax: 100 }, faulty);
+      try {
+        for (let i = 1; i <= 12; i += 1) await wal.append([entry(i, 1, [1, 2, 3, 4, 5, 6, 7, 8])], undefined, false);
+      } finally {
+        await wal.close();
+      }
+      const names = await segments(dir);
+      assert.ok(names.length >= 3);
+      for (const name of names.slice(0, -1)) {
+        const ops = faulty.events.filter((event) => event.file === name).map((event) => event.op);
+        const lastWrite = ops.lastIndexOf('write');
+        const close = ops.indexOf('close');
+        assert.ok(lastWrite >= 0 && close > lastWrite, `${name}: written, then closed`);
+        assert.ok(ops.slice(lastWrite, close).includes('sync'), `${name}: fsynced between its last write and close (${ops.join(',')})`);
+      }
     });
   });
 

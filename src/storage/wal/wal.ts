@@ -66,29 +66,31 @@ export class Wal implements LogStorage {
     await this.fs.mkdirp(this.dir);
     const names = (await this.fs.list(this.dir)).filter((name) => name.endsWith(SEGMENT_SUFFIX)).sort();
     const replay = new Replay();
+    let tail: { file: string; validBytes: number } | undefined;
     for (let i = 0; i < names.length; i += 1) {
       const isLast = i === names.length - 1;
       const file = path.join(this.dir, names[i]!);
       const validBytes = await this.replaySegment(file, isLast, replay);
       this.sequence = Number.parseInt(names[i]!.slice(0, 16), 16);
-      if (isLast) {
-        if (validBytes === 0) {
-          // Created but its header never made it to disk: nothing was written there.
-          await this.fs.remove(file);
-          await this.fs.syncDir(this.dir);
-          this.sequence -= 1;
-        } else {
-          this.handle = await this.fs.openAppend(file);
-          this.segmentBytes = validBytes;
-        }
-      }
+      if (isLast) tail = { file, validBytes };
     }
-    if (this.handle === undefined) await this.startSegment();
+    // Checked before any file is opened or created, so a refused open leaves no
+    // handle behind and adds nothing to a directory it could not trust.
     if (replay.hardState.commit > replay.entries.length) {
       throw new CorruptLogError(
         `write-ahead log in ${this.dir} records commit index ${replay.hardState.commit} but holds only ${replay.entries.length} entries`,
       );
     }
+    if (tail !== undefined && tail.validBytes === 0) {
+      // Created but its header never made it to disk: nothing was written there.
+      await this.fs.remove(tail.file);
+      await this.fs.syncDir(this.dir);
+      this.sequence -= 1;
+    } else if (tail !== undefined) {
+      this.handle = await this.fs.openAppend(tail.file);
+      this.segmentBytes = tail.validBytes;
+    }
+    if (this.handle === undefined) await this.startSegment();
     return { hardState: replay.hardState, entries: replay.entries };
   }
 
