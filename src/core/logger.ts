@@ -22,3 +22,12 @@ export const silentLogger: CoreLogger = {
   error() {},
   isLevelEnabled: () => false,
 };
+
+/**
+ * What the driver and the services outside the core need from a logger: pino's
+ * shape, so production passes pino and the simulator a recorder.
+ */
+export interface NodeLogger extends CoreLogger {
+  fatal(fields: LogFields, message: string): void;
+  child(bindings: LogFields): NodeLogger;
+}

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { NodeLogger } from '../core/logger.js';
 import type { NodeId } from '../core/types.js';
 import type { KvLimits } from '../kv/kv-command.js';
 import { checkKvLimits, encodeKvCommand } from '../kv/kv-command.js';
@@ -13,7 +13,7 @@ export interface ClientServiceOptions {
   readonly limits: KvLimits;
   /** Where clients can reach each node (the --peers addresses). */
   readonly addresses: ReadonlyMap<NodeId, string>;
-  readonly logger: Logger;
+  readonly logger: NodeLogger;
   /** Proposals in flight beyond which new writes are refused with BUSY. */
   readonly pendingWritesMax?: number;
 }
@@ -26,7 +26,7 @@ export interface ClientServiceOptions {
 export class ClientService {
   private pendingWrites = 0;
   private readonly pendingWritesMax: number;
-  private readonly log: Logger;
+  private readonly log: NodeLogger;
 
   constructor(private readonly options: ClientServiceOptions) {
     this.pendingWritesMax = options.pendingWritesMax ?? 65_536;

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { NodeLogger } from '../core/logger.js';
 import type { CoreConfig } from '../core/config.js';
 import type { CoreInitialState, CoreStatus } from '../core/raft-core.js';
 import { RaftCore } from '../core/raft-core.js';
@@ -22,7 +22,7 @@ export interface RaftNodeOptions<Result> {
   readonly ticker: Ticker;
   readonly random: Random;
   /** The node's root logger; the driver and the core take children of it. */
-  readonly logger: Logger;
+  readonly logger: NodeLogger;
   /** Runs `fn` on a later turn of the event loop (setImmediate in production; the
    * simulator passes its own queue). */
   readonly schedule?: (fn: () => void) => void;
@@ -45,7 +45,7 @@ export interface RaftNodeOptions<Result> {
  */
 export class RaftNode<Result> {
   private readonly core: RaftCore;
-  private readonly log: Logger;
+  private readonly log: NodeLogger;
   private readonly proposals = new PendingProposals<Result>();
   private readonly reads = new PendingReads();
   private readonly schedule: (fn: () => void) => void;
