@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { RaftClient } from '../../src/client/raft-client.js';
-import { RAFT_CLI_BIN, RAFT_NODE_BIN, freePorts, waitFor } from './harness.js';
+import { RAFT_CLI_BIN, RAFT_NODE_BIN, freePorts, waitFor } from '../../src/cluster/local-cluster.js';
 
 const workDir = mkdtempSync(path.join(os.tmpdir(), 'raft-ts-cli-'));
 after(() => rmSync(workDir, { recursive: true, force: true }));

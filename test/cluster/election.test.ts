@@ -4,7 +4,7 @@
 // leader's term does not change. Every process is killed by PID in `after`.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Cluster, waitFor } from './harness.js';
+import { Cluster, waitFor } from '../../src/cluster/local-cluster.js';
 
 describe('a five-node cluster of real processes', () => {
   const cluster = new Cluster({ nodes: 5 });

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { RequestRefusedError } from '../../src/client/errors.js';
 import { RaftClient } from '../../src/client/raft-client.js';
-import { Cluster, RAFT_CLI_BIN, waitFor } from './harness.js';
+import { Cluster, RAFT_CLI_BIN, waitFor } from '../../src/cluster/local-cluster.js';
 
 const CLIENTS = 10;
 const WRITES_PER_CLIENT = 100;

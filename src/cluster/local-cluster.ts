@@ -5,9 +5,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RaftClient } from '../../src/client/raft-client.js';
-import type { NodeStatus } from '../../src/protocol/client-messages.js';
+import { RaftClient } from '../client/raft-client.js';
+import type { NodeStatus } from '../protocol/client-messages.js';
 
+// This file runs from dist/src/cluster/.
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const RAFT_NODE_BIN = path.join(projectRoot, 'bin', 'raft-node.js');
 export const RAFT_CLI_BIN = path.join(projectRoot, 'bin', 'raft-cli.js');
@@ -47,6 +48,10 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
 export interface ClusterOptions {
   readonly nodes?: number;
   readonly extraArgs?: readonly string[];
+  /** Where data dirs and logs go; default a fresh temporary directory. */
+  readonly workDir?: string;
+  /** The address node `id` should dial to reach `peer` (a proxy, say); default direct. */
+  readonly dialAddress?: (id: number, peer: number) => string;
 }
 
 /**
@@ -60,17 +65,24 @@ export class Cluster {
   private readonly processes = new Map<number, ChildProcess>();
   private ports: number[] = [];
   private readonly extraArgs: readonly string[];
+  private readonly dialAddress: ((id: number, peer: number) => string) | undefined;
   private client: RaftClient | undefined;
 
   constructor(options: ClusterOptions = {}) {
     this.ids = Array.from({ length: options.nodes ?? 5 }, (_, i) => i + 1);
-    this.workDir = mkdtempSync(path.join(os.tmpdir(), 'raft-ts-cluster-'));
+    this.workDir = options.workDir ?? mkdtempSync(path.join(os.tmpdir(), 'raft-ts-cluster-'));
     this.extraArgs = options.extraArgs ?? [];
+    this.dialAddress = options.dialAddress;
   }
 
-  async start(): Promise<void> {
-    this.ports = await freePorts(this.ids.length);
+  /** Picks free ports (unless given) and starts every node. */
+  async start(ports?: readonly number[]): Promise<void> {
+    this.ports = ports !== undefined ? [...ports] : await freePorts(this.ids.length);
     for (const id of this.ids) this.startNode(id);
+  }
+
+  port(id: number): number {
+    return this.ports[id - 1]!;
   }
 
   address(id: number): string {
@@ -81,15 +93,16 @@ export class Cluster {
     return this.ids.map((id) => this.address(id));
   }
 
-  peersFlag(): string {
-    return this.ids.map((id) => `${id}=${this.address(id)}`).join(',');
+  /** The --peers value node `id` starts with: where it dials each peer. */
+  peersFlag(id: number): string {
+    return this.ids.map((peer) => `${peer}=${peer !== id && this.dialAddress !== undefined ? this.dialAddress(id, peer) : this.address(peer)}`).join(',');
   }
 
   startNode(id: number): ChildProcess {
     const log = createWriteStream(path.join(this.workDir, `node-${id}.log`), { flags: 'a' });
     const child = spawn(
       process.execPath,
-      [RAFT_NODE_BIN, '--id', String(id), '--peers', this.peersFlag(), '--data-dir', path.join(this.workDir, `data-${id}`), ...this.extraArgs],
+      [RAFT_NODE_BIN, '--id', String(id), '--port', String(this.port(id)), '--peers', this.peersFlag(id), '--data-dir', path.join(this.workDir, `data-${id}`), ...this.extraArgs],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child.stdout!.pipe(log);
