@@ -28,7 +28,7 @@ export class Connection {
     this.socket = net.connect({ host, port });
     this.socket.setNoDelay(true);
     this.ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(new ClientTimeoutError(`connecting to ${address} timed out`)), connectTimeoutMs);
+      const timer = setTimeout(() => this.fail(new ConnectionLostError(address, { cause: new Error(`connecting to ${address} timed out after ${connectTimeoutMs} ms`) })), connectTimeoutMs);
       this.socket.once('connect', () => {
         clearTimeout(timer);
         resolve();

@@ -52,6 +52,9 @@ export class RaftClient {
   /** Seqs of writes not yet answered; the smallest is sent as firstUnackedSeq. */
   private readonly unacked = new Set<number>();
   private closed = false;
+  /** Which of our cluster addresses reaches which node id, learned from status. */
+  private readonly nodeAddresses = new Map<number, string>();
+  private learning = false;
 
   constructor(options: ClientOptions) {
     if (options.cluster.length === 0) throw new ConfigError('cluster must name at least one node address');
@@ -96,6 +99,7 @@ export class RaftClient {
           const connection = await this.connection(address);
           const response = await connection.request({ type: 'StatusRequest' }, timeoutMs);
           if (response.type !== 'StatusResponse') return { address, error: `unexpected ${response.type}` };
+          this.nodeAddresses.set(response.status.id, address);
           return { address, status: response.status };
         } catch (err) {
           return { address, error: describeError(err) };
@@ -138,7 +142,9 @@ export class RaftClient {
         response = await connection.request(body, Math.max(1, Math.min(this.attemptTimeoutMs, deadline - Date.now())));
       } catch (err) {
         lastProblem = `${address}: ${describeError(err)}`;
-        this.forget(address);
+        // A slow answer is no reason to drop the connection other requests share;
+        // a broken connection is.
+        this.forget(address, !(err instanceof ClientTimeoutError));
         continue;
       }
       if (response.type === 'KvResponse') {
@@ -148,9 +154,12 @@ export class RaftClient {
       if (response.type !== 'ErrorResponse') throw new Error(`unexpected ${response.type} from ${address}`);
       lastProblem = `${address}: ${response.message}`;
       if (response.code === 'TOO_LARGE' || response.code === 'BAD_REQUEST') throw new RequestRefusedError(response.code, response.message);
-      if (response.code === 'NOT_LEADER' && response.leaderAddress !== null && response.leaderAddress !== address && this.cluster.includes(response.leaderAddress)) {
-        this.leaderAddress = response.leaderAddress;
-        continue;
+      if (response.code === 'NOT_LEADER' && response.leader !== 0) {
+        const leaderAddress = this.addressOfLeader(response.leader, response.leaderAddress);
+        if (leaderAddress !== undefined && leaderAddress !== address) {
+          this.leaderAddress = leaderAddress;
+          continue;
+        }
       }
       // No leader known (an election is running), an unknown outcome, or overload:
       // try another node after a short pause.
@@ -159,6 +168,28 @@ export class RaftClient {
     }
     if (!reachedAny) throw new NoReachableNodeError(this.cluster);
     throw new ClientTimeoutError(`no definite answer within ${deadlineMs} ms (last: ${lastProblem})`);
+  }
+
+  /**
+   * Where to reach the leader the cluster named. The node's hint is the address it
+   * dials its peers at, which is only useful when it is one of ours; behind a proxy
+   * or NAT it is not, so we also learn which of our addresses is which node (from
+   * status answers) and map the id instead.
+   */
+  private addressOfLeader(leader: number, hint: string | null): string | undefined {
+    if (hint !== null && this.cluster.includes(hint)) return hint;
+    const known = this.nodeAddresses.get(leader);
+    if (known === undefined) this.learnNodeAddresses();
+    return known;
+  }
+
+  private learnNodeAddresses(): void {
+    if (this.learning) return;
+    this.learning = true;
+    void this.clusterStatus()
+      .finally(() => {
+        this.learning = false;
+      });
   }
 
   private target(anyNode: boolean): string {
