@@ -119,7 +119,8 @@ export class RaftClient {
     this.nextSeq += 1;
     this.unacked.add(seq);
     try {
-      const firstUnackedSeq = Math.min(...this.unacked);
+      // Seqs enter in increasing order and a Set keeps insertion order: the first is the smallest.
+      const firstUnackedSeq = this.unacked.values().next().value as number;
       const body: RequestBody = { type: 'KvRequest', operation, clientId: this.clientId, seq, firstUnackedSeq, stale: false };
       return await this.execute(body, options.deadlineMs ?? this.deadlineMs, false);
     } finally {
@@ -144,7 +145,12 @@ export class RaftClient {
         lastProblem = `${address}: ${describeError(err)}`;
         // A slow answer is no reason to drop the connection other requests share;
         // a broken connection is.
-        this.forget(address, !(err instanceof ClientTimeoutError));
+        const broken = !(err instanceof ClientTimeoutError);
+        this.forget(address, broken);
+        // A refused connection answers at once; without a pause the client would
+        // spin between a dead leader and followers still naming it until the
+        // election ends.
+        if (broken) await sleep(Math.min(10, Math.max(0, deadline - Date.now())));
         continue;
       }
       if (response.type === 'KvResponse') {

@@ -105,8 +105,10 @@ export class Cluster {
       [RAFT_NODE_BIN, '--id', String(id), '--port', String(this.port(id)), '--peers', this.peersFlag(id), '--data-dir', path.join(this.workDir, `data-${id}`), ...this.extraArgs],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    child.stdout!.pipe(log);
-    child.stderr!.pipe(log);
+    // Two pipes share one file: neither may end it, or the other writes after the end.
+    child.stdout!.pipe(log, { end: false });
+    child.stderr!.pipe(log, { end: false });
+    child.once('close', () => log.end());
     this.processes.set(id, child);
     child.once('exit', () => {
       if (this.processes.get(id) === child) this.processes.delete(id);
