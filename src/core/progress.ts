@@ -74,7 +74,9 @@ export class Progress {
    * so lost appends are noticed (etcd frees one inflight slot here). */
   onHeartbeatResponse(): void {
     this.probeSent = false;
-    if (this.state === 'replicate' && this.inflightIndexes.length >= this.inflightMax) {
+    // Full by count or by bytes: either way nothing would be sent (etcd's
+    // Inflights.Full covers both).
+    if (this.state === 'replicate' && this.isPaused() && this.inflightIndexes.length > 0) {
       this.inflightIndexes.shift();
       this.inflightBytes -= this.inflightSizes.shift()!;
     }

@@ -202,6 +202,20 @@ describe('flow control and batching', () => {
     assert.equal(net.core(2).status().lastIndex, net.core(1).status().lastIndex, 'the follower catches up once answers flow');
   });
 
+  it('a window full by bytes whose answers were lost is reopened by a heartbeat answer (sim seed 0x5eed006a)', () => {
+    // Tiny appends (one entry each) and a 2-append window: two lost answers fill the
+    // window by bytes before it fills by count.
+    const net = new CoreNetwork([1, 2], { ...plain, appendBytesMax: 1, inflightAppendsMax: 4 });
+    net.elect(1);
+    net.dropIf((m) => m.type === 'AppendResponse' || (m.type === 'AppendRequest' && m.entries.length > 0));
+    for (let i = 0; i < 6; i += 1) propose(net, 1, `lost-${i}`);
+    net.stabilize();
+    net.dropIf(undefined);
+    net.tickAll(3);
+    assert.equal(net.core(2).status().lastIndex, net.core(1).status().lastIndex, 'the follower caught up');
+    assert.equal(net.core(1).status().commit, net.core(1).status().lastIndex, 'and the entries committed');
+  });
+
   it('a lagging follower is probed one append at a time until it answers', () => {
     const net = new CoreNetwork([1, 2, 3], plain);
     net.elect(1);
