@@ -1,0 +1,222 @@
+/**
+ * Everything measured on one cluster size: start a fresh cluster (default flags,
+ * fsync on), let it idle, then sequential writes, concurrent writes, linearizable and
+ * stale reads, failover, and the nodes' resource use; tear it down in a `finally`.
+ */
+import path from 'node:path';
+import { Cluster } from '../src/cluster/local-cluster.js';
+import type { RaftClient } from '../src/client/raft-client.js';
+import { register, teardown } from './cleanup.js';
+import { runFailover } from './failover.js';
+import type { FailoverResult } from './failover.js';
+import { CpuWindow, ProcessSampler, directoryBytes, sum } from './measure.js';
+import type { CpuShare, NodeUsage } from './measure.js';
+import type { Progress } from './progress.js';
+import { getOperation, makeClients, putOperation, runLoad, warmClients } from './workload.js';
+import type { LoadResult, Operation, WorkloadShape } from './workload.js';
+
+export interface BenchSettings {
+  readonly nodeCounts: readonly number[];
+  readonly seconds: number;
+  readonly warmupSeconds: number;
+  readonly idleSeconds: number;
+  /** In-flight levels; 1 is the sequential-write phase. */
+  readonly inflight: readonly number[];
+  readonly readInflight: number;
+  /** Request loops sharing one RaftClient. */
+  readonly loopsPerClient: number;
+  readonly keySpace: number;
+  readonly valueBytes: number;
+  readonly kills: number;
+  readonly requestDeadlineMs: number;
+}
+
+export type PhaseResult = LoadResult & { readonly cpu: CpuShare };
+
+export interface ClusterResult {
+  readonly nodes: number;
+  readonly dataDir: string;
+  readonly startupMs: number;
+  readonly idleRssBytes: Record<string, number>;
+  readonly sequentialWrites: PhaseResult | null;
+  readonly concurrentWrites: PhaseResult[];
+  readonly linearizableReads: (PhaseResult & { readonly foundFraction: number }) | null;
+  readonly staleReads: (PhaseResult & { readonly foundFraction: number }) | null;
+  readonly failover: FailoverResult | null;
+  readonly resources: ResourceResult;
+}
+
+export interface ResourceResult {
+  readonly note: string;
+  readonly perNode: NodeUsage[];
+  readonly maxPeakRssBytes: number;
+  readonly maxCpuSeconds: number;
+  readonly totalCpuSeconds: number;
+  readonly loadProcessCpuSeconds: number;
+  readonly acknowledgedWrites: number;
+  readonly dataDirGrowthBytes: number;
+  readonly dataDirBytesPerWrite: number;
+  readonly writeBytesPerWrite: number;
+}
+
+/** The number of progress steps `runCluster` reports for these settings. */
+export function stepsPerCluster(settings: BenchSettings): number {
+  return 2 + settings.inflight.length + (settings.readInflight > 0 ? 2 : 0) + settings.kills;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Live node pids by id. */
+function pidsOf(cluster: Cluster): ReadonlyMap<number, number> {
+  const pids = new Map<number, number>();
+  for (const id of cluster.ids) {
+    const pid = cluster.pid(id);
+    if (pid !== undefined) pids.set(id, pid);
+  }
+  return pids;
+}
+
+class ClusterBench {
+  readonly sampler: ProcessSampler;
+  private readonly cpu: CpuWindow;
+  private readonly shape: WorkloadShape;
+  acknowledgedWrites = 0;
+
+  constructor(
+    readonly cluster: Cluster,
+    private readonly settings: BenchSettings,
+    private readonly progress: Progress,
+  ) {
+    this.sampler = new ProcessSampler(() => pidsOf(cluster));
+    this.cpu = new CpuWindow(() => pidsOf(cluster));
+    this.shape = { keySpace: settings.keySpace, valueBytes: settings.valueBytes };
+  }
+
+  /** One load phase on fresh clients (one per `loopsPerClient` loops). */
+  async phase(name: string, inflight: number, operation: (shape: WorkloadShape) => Operation, isWrite: boolean): Promise<PhaseResult> {
+    this.progress.begin(`${this.cluster.ids.length} nodes: ${name}`);
+    const clients = makeClients(this.cluster.addresses(), Math.ceil(inflight / this.settings.loopsPerClient), this.settings.requestDeadlineMs);
+    try {
+      await warmClients(clients, this.shape);
+      this.acknowledgedWrites += clients.length;
+      this.cpu.begin();
+      const result = await runLoad({
+        clients,
+        inflight,
+        warmupMs: this.settings.warmupSeconds * 1000,
+        measureMs: this.settings.seconds * 1000,
+        operation: operation(this.shape),
+        onProgress: (fraction) => this.progress.within(fraction),
+      });
+      if (isWrite) this.acknowledgedWrites += result.acknowledgedTotal;
+      return { ...result, cpu: this.cpu.end() };
+    } finally {
+      closeAll(clients);
+      this.progress.end();
+    }
+  }
+
+  async writes(inflight: number): Promise<PhaseResult> {
+    const name = inflight === 1 ? 'sequential writes' : `writes, ${inflight} in flight`;
+    return this.phase(name, inflight, (shape) => putOperation(shape, this.settings.requestDeadlineMs), true);
+  }
+
+  async reads(stale: boolean): Promise<PhaseResult & { foundFraction: number }> {
+    const found = { hits: 0, misses: 0 };
+    const name = `${stale ? 'stale' : 'linearizable'} reads, ${this.settings.readInflight} in flight`;
+    const result = await this.phase(name, this.settings.readInflight, (shape) => getOperation(shape, this.settings.requestDeadlineMs, stale, found), false);
+    const foundFraction = Math.round((found.hits / Math.max(1, found.hits + found.misses)) * 1000) / 1000;
+    return { ...result, foundFraction };
+  }
+
+  async failover(): Promise<FailoverResult> {
+    const nodes = this.cluster.ids.length;
+    this.progress.begin(`${nodes} nodes: failover, kill 1 of ${this.settings.kills}`);
+    const result = await runFailover({
+      cluster: this.cluster,
+      shape: this.shape,
+      kills: this.settings.kills,
+      intervalMs: 10,
+      writeDeadlineMs: 5_000,
+      pollMs: 10,
+      stepTimeoutMs: 15_000,
+      onKill: (done) => {
+        this.progress.end();
+        if (done < this.settings.kills) this.progress.begin(`${nodes} nodes: failover, kill ${done + 1} of ${this.settings.kills}`);
+      },
+    });
+    this.acknowledgedWrites += result.trickle.acknowledged;
+    return result;
+  }
+}
+
+/** The nodes' data dirs only (the work dir also holds the node logs, which the load process writes). */
+function dataDirBytes(cluster: Cluster): number {
+  return sum(cluster.ids.map((id) => directoryBytes(path.join(cluster.workDir, `data-${id}`))));
+}
+
+function closeAll(clients: readonly RaftClient[]): void {
+  for (const client of clients) client.close();
+}
+
+function resources(bench: ClusterBench, dataDirStart: number, loadCpuStart: NodeJS.CpuUsage): ResourceResult {
+  bench.sampler.stop();
+  const perNode = bench.sampler.usage();
+  const growth = dataDirBytes(bench.cluster) - dataDirStart;
+  const writes = Math.max(1, bench.acknowledgedWrites);
+  const load = process.cpuUsage(loadCpuStart);
+  return {
+    note: `from the end of the idle period to the end of the run, over every process that ran as each node (restarts included; up to 200 ms of a killed process's last activity is missed); peak RSS is the max of VmHWM/VmRSS samples every 200 ms; CPU is utime+stime from /proc/<pid>/stat; per-write figures divide by every acknowledged write: dataDirBytesPerWrite = growth of the data dirs of all nodes (the WALs: logical bytes), writeBytesPerWrite = /proc/<pid>/io write_bytes summed over nodes (page-cache pages dirtied, so 4 KiB per page touched per fsync batch: what the disk is asked to write)`,
+    perNode,
+    maxPeakRssBytes: Math.max(0, ...perNode.map((n) => n.peakRssBytes)),
+    maxCpuSeconds: Math.max(0, ...perNode.map((n) => n.cpuSeconds)),
+    totalCpuSeconds: Math.round(sum(perNode.map((n) => n.cpuSeconds)) * 1000) / 1000,
+    loadProcessCpuSeconds: Math.round(((load.user + load.system) / 1e6) * 1000) / 1000,
+    acknowledgedWrites: bench.acknowledgedWrites,
+    dataDirGrowthBytes: growth,
+    dataDirBytesPerWrite: Math.round(growth / writes),
+    writeBytesPerWrite: Math.round(sum(perNode.map((n) => n.writeBytes)) / writes),
+  };
+}
+
+async function startCluster(nodes: number, progress: Progress): Promise<{ cluster: Cluster; startupMs: number }> {
+  progress.begin(`${nodes} nodes: starting`);
+  const cluster = new Cluster({ nodes });
+  register(cluster);
+  const started = performance.now();
+  await cluster.start();
+  await cluster.waitForLeader(20_000);
+  progress.end();
+  return { cluster, startupMs: Math.round(performance.now() - started) };
+}
+
+/** Runs every phase on a fresh cluster of `nodes` nodes; the cluster is always torn down. */
+export async function runCluster(nodes: number, settings: BenchSettings, progress: Progress, onCluster: (cluster: Cluster) => void): Promise<ClusterResult> {
+  const { cluster, startupMs } = await startCluster(nodes, progress);
+  try {
+    onCluster(cluster);
+    return await measureCluster(cluster, startupMs, settings, progress);
+  } finally {
+    await teardown(cluster);
+  }
+}
+
+async function measureCluster(cluster: Cluster, startupMs: number, settings: BenchSettings, progress: Progress): Promise<ClusterResult> {
+  const bench = new ClusterBench(cluster, settings, progress);
+  bench.sampler.start();
+  progress.begin(`${cluster.ids.length} nodes: idle`);
+  await sleep(settings.idleSeconds * 1000);
+  const idleRssBytes = bench.sampler.currentRss();
+  bench.sampler.resetCounters();
+  progress.end();
+  const dataDirStart = dataDirBytes(cluster);
+  const loadCpuStart = process.cpuUsage();
+  const sequentialWrites = settings.inflight.includes(1) ? await bench.writes(1) : null;
+  const concurrentWrites: PhaseResult[] = [];
+  for (const inflight of settings.inflight.filter((n) => n > 1)) concurrentWrites.push(await bench.writes(inflight));
+  const linearizableReads = settings.readInflight > 0 ? await bench.reads(false) : null;
+  const staleReads = settings.readInflight > 0 ? await bench.reads(true) : null;
+  const failover = settings.kills > 0 ? await bench.failover() : null;
+  const usage = resources(bench, dataDirStart, loadCpuStart);
+  return { nodes: cluster.ids.length, dataDir: cluster.workDir, startupMs, idleRssBytes, sequentialWrites, concurrentWrites, linearizableReads, staleReads, failover, resources: usage };
+}

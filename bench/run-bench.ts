@@ -1,0 +1,151 @@
+/**
+ * raft-ts benchmark (`npm run bench`): starts real clusters of raft-node processes on
+ * free loopback ports with fresh data dirs (fsync on, default flags), drives them from
+ * this one process with the project's client library, prints one JSON object on
+ * stdout (progress on stderr) and records it in bench/results/.
+ *
+ *   node dist/bench/run-bench.js [--quick] [--nodes 3,5] [--seconds 5]
+ *     [--clients 1,16,64,256] [--value-bytes 100] [--read-inflight 64] [--kills 5]
+ *     [--loops-per-client 16] [--no-save]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { installSignalHandlers, startWatchdog } from './cleanup.js';
+import { runCluster, stepsPerCluster } from './cluster-run.js';
+import type { BenchSettings, ClusterResult } from './cluster-run.js';
+import { machineInfo } from './measure.js';
+import type { MachineInfo } from './measure.js';
+import { Progress } from './progress.js';
+
+// This file runs from dist/bench/.
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const RESULTS_DIR = path.join(projectRoot, 'bench', 'results');
+
+interface RawOptions {
+  quick: boolean;
+  nodes?: string;
+  seconds?: string;
+  clients: string;
+  valueBytes: string;
+  readInflight: string;
+  kills?: string;
+  loopsPerClient: string;
+  save: boolean;
+}
+
+export interface BenchReport {
+  readonly tool: 'raft-ts bench';
+  readonly timestamp: string;
+  readonly command: string;
+  readonly settings: BenchSettings & { readonly quick: boolean; readonly nodeFlags: string };
+  readonly machine: MachineInfo | null;
+  readonly results: ClusterResult[];
+  readonly durationSeconds: number;
+  /** Other work on the machine skews every figure; compare with machine.loadAverageAtStart. */
+  readonly loadAverageAtEnd: number[];
+  readonly resultFile: string | null;
+  readonly error?: string;
+}
+
+function numberList(flag: string, text: string, min: number, max: number): number[] {
+  const values = text.split(',').map((part) => Number(part.trim()));
+  if (values.length === 0 || values.some((v) => !Number.isInteger(v) || v < min || v > max)) {
+    throw new Error(`${flag} must be a comma-separated list of integers from ${min} to ${max}, got "${text}"`);
+  }
+  return values;
+}
+
+function number(flag: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < min || value > max) throw new Error(`${flag} must be a number from ${min} to ${max}, got "${text}"`);
+  return value;
+}
+
+function settingsFrom(raw: RawOptions): BenchSettings & { quick: boolean; nodeFlags: string } {
+  const quick = raw.quick;
+  const seconds = number('--seconds', raw.seconds ?? (quick ? '1' : '5'), 0.1, 120);
+  const nodeCounts = numberList('--nodes', raw.nodes ?? '3,5', 1, 9);
+  if (nodeCounts.some((n) => n !== 3 && n !== 5)) throw new Error('--nodes takes 3, 5 or 3,5');
+  return {
+    quick,
+    nodeFlags: 'default raft-node flags: --tick-ms 50 --election-ticks 6 --heartbeat-ticks 1, PreVote and CheckQuorum on, fsync (fdatasync) per append batch',
+    nodeCounts,
+    seconds,
+    warmupSeconds: quick ? Math.min(0.2, seconds / 4) : Math.min(1, seconds / 5),
+    idleSeconds: quick ? 0.5 : 2,
+    inflight: numberList('--clients', raw.clients, 1, 4096),
+    readInflight: number('--read-inflight', raw.readInflight, 0, 4096),
+    loopsPerClient: number('--loops-per-client', raw.loopsPerClient, 1, 4096),
+    keySpace: 10_000,
+    valueBytes: number('--value-bytes', raw.valueBytes, 1, 1_000_000),
+    kills: number('--kills', raw.kills ?? (quick ? '2' : '5'), 0, 20),
+    requestDeadlineMs: 10_000,
+  };
+}
+
+function parseArgs(argv: readonly string[]): { settings: BenchSettings & { quick: boolean; nodeFlags: string }; save: boolean } {
+  const program = new Command('run-bench')
+    .description('Benchmark real raft-node clusters on loopback; prints one JSON object.')
+    .option('--quick', 'short phases and 2 kills: the whole run in under 30 s', false)
+    .option('--nodes <list>', 'cluster sizes: 3, 5 or 3,5 (default both)')
+    .option('--seconds <n>', 'measured seconds per phase (default 5; 1 with --quick)')
+    .option('--clients <list>', 'requests in flight per write phase; 1 is the sequential phase', '1,16,64,256')
+    .option('--value-bytes <n>', 'value size in bytes', '100')
+    .option('--read-inflight <n>', 'requests in flight for the read phases (0: skip them)', '64')
+    .option('--kills <n>', 'leader kills in the failover phase (default 5; 2 with --quick)')
+    .option('--loops-per-client <n>', 'request loops sharing one RaftClient', '16')
+    .option('--no-save', 'do not write the result to bench/results/')
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  program.parse([...argv]);
+  const raw = program.opts<RawOptions>();
+  return { settings: settingsFrom(raw), save: raw.save };
+}
+
+function save(report: BenchReport, nodeCounts: readonly number[], quick: boolean): string {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const stamp = report.timestamp.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  const file = path.join(RESULTS_DIR, `${stamp}-${nodeCounts.join('-')}${quick ? '-quick' : ''}.json`);
+  writeFileSync(file, JSON.stringify({ ...report, resultFile: path.relative(projectRoot, file) }, null, 2) + '\n');
+  return path.relative(projectRoot, file);
+}
+
+async function main(): Promise<number> {
+  const { settings, save: shouldSave } = parseArgs(process.argv);
+  const progress = new Progress(settings.nodeCounts.length * stepsPerCluster(settings));
+  installSignalHandlers(() => progress.stop());
+  const expectedSeconds = settings.nodeCounts.length * (10 + (settings.inflight.length + 2) * (settings.seconds + settings.warmupSeconds + 0.5) + settings.kills * 4);
+  startWatchdog(Math.max(60, expectedSeconds * 3) * 1000, () => progress.stop());
+  const timestamp = new Date().toISOString();
+  const started = performance.now();
+  const results: ClusterResult[] = [];
+  let machine: MachineInfo | null = null;
+  let error: string | undefined;
+  try {
+    for (const nodes of settings.nodeCounts) {
+      results.push(await runCluster(nodes, settings, progress, (cluster) => (machine ??= machineInfo(cluster.workDir))));
+    }
+  } catch (err) {
+    error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  } finally {
+    progress.stop();
+  }
+  const argv = ['node', ...process.argv.slice(1).map((arg, i) => (i === 0 ? path.relative(process.cwd(), arg) : arg))].join(' ');
+  const command = process.env.npm_lifecycle_event === 'bench' ? `npm run bench (${argv})` : argv;
+  const durationSeconds = Math.round(performance.now() - started) / 1000;
+  let report: BenchReport = { tool: 'raft-ts bench', timestamp, command, settings, machine: machine ?? machineInfo(os.tmpdir()), results, durationSeconds, loadAverageAtEnd: os.loadavg().map((v) => Math.round(v * 100) / 100), resultFile: null, ...(error === undefined ? {} : { error }) };
+  if (shouldSave) report = { ...report, resultFile: save(report, settings.nodeCounts, settings.quick) };
+  process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  if (error !== undefined) process.stderr.write(`bench: failed: ${error}\n`);
+  return error === undefined ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  },
+);

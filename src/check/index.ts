@@ -1,0 +1,4 @@
+/** History recording formats and the consistency checkers for the KV store. */
+export * from './history.js';
+export * from './linearizability.js';
+export * from './generate.js';

@@ -1,0 +1,459 @@
+import type { CoreConfig } from '../../src/core/config.js';
+import { DEFAULT_CORE_CONFIG } from '../../src/core/config.js';
+import type { NodeLogger } from '../../src/core/logger.js';
+import type { PeerMessage } from '../../src/core/messages.js';
+import type { CoreStatus } from '../../src/core/raft-core.js';
+import { SeededRandom } from '../../src/core/random.js';
+import type { Entry, HardState, NodeId } from '../../src/core/types.js';
+import { DEFAULT_KV_LIMITS } from '../../src/kv/kv-command.js';
+import { KvStateMachine } from '../../src/kv/kv-state-machine.js';
+import type { StateMachine } from '../../src/kv/state-machine.js';
+import { ClientService } from '../../src/node/client-service.js';
+import { RaftNode } from '../../src/node/raft-node.js';
+import type { Ticker } from '../../src/node/ticker.js';
+import type { KvResult } from '../../src/protocol/client-messages.js';
+import type { LogStorage } from '../../src/storage/log-storage.js';
+import { Wal } from '../../src/storage/wal/wal.js';
+import type { Transport } from '../../src/transport/tcp-transport.js';
+import { checkAcknowledgedWritesVisible, checkLinearizability } from '../../src/check/index.js';
+import { SafetyChecker } from './checkers.js';
+import type { ClientEnvelope, SimHistoryEvent } from './sim-client.js';
+import { SimClient, SimHistory } from './sim-client.js';
+import { SimDisk } from './sim-disk.js';
+import { SimLogBuffer } from './sim-logger.js';
+import { SimNetwork } from './sim-network.js';
+import { SimWorld } from './sim-world.js';
+import type { PartitionMode, SwarmOptions } from './swarm-options.js';
+import { describeOptions, swarmOptions } from './swarm-options.js';
+
+export interface SimulationSettings {
+  /** Overrides of the seed's swarm options. */
+  readonly options?: Partial<SwarmOptions>;
+  /** Print every log line as it happens (replaying one seed). */
+  readonly verbose?: boolean;
+  readonly logLevel?: 'trace' | 'debug' | 'info';
+  /** Core settings for deliberately broken builds in experiments (never in tests). */
+  readonly core?: Partial<CoreConfig>;
+}
+
+export interface SimulationResult {
+  readonly seed: number;
+  readonly options: SwarmOptions;
+  readonly ok: boolean;
+  readonly failure: string | undefined;
+  readonly traceHash: string;
+  readonly events: number;
+  readonly simulatedMs: number;
+  readonly operations: { ok: number; fail: number; info: number };
+  readonly committed: number;
+  readonly logTail: readonly string[];
+  readonly history: readonly SimHistoryEvent[];
+}
+
+/** Sim time allowed, after healing, for a leader to emerge and all work to finish. */
+const LIVENESS_MS = 30_000;
+
+/** A node process in the simulation: dies with `crash()`, comes back from its disk. */
+class SimNode {
+  running = false;
+  private incarnation = 0;
+  node: RaftNode<KvResult> | undefined;
+  readonly disk: SimDisk;
+
+  constructor(private readonly sim: Simulation, readonly id: NodeId) {
+    this.disk = new SimDisk(sim.world, { latencyMsMin: sim.options.diskLatencyMsMin, latencyMsMax: sim.options.diskLatencyMsMax }, `n${id}`);
+  }
+
+  async start(): Promise<void> {
+    this.incarnation += 1;
+    const incarnation = this.incarnation;
+    const alive = (): boolean => this.running && this.incarnation === incarnation;
+    this.running = true;
+    this.disk.alive = alive;
+    const { world, network, checker } = this.sim;
+    const logger = this.sim.logs.logger({ node: this.id });
+    const { wal, contents } = await Wal.open(this.disk, `/data/n${this.id}/wal`, {
+      onWarning: (fields, message) => logger.child({ component: 'storage' }).warn(fields, message),
+    });
+    if (!alive()) return;
+    checker.onRecovered(this.id, contents.entries);
+    const kv = new KvStateMachine();
+    const node = new RaftNode<KvResult>({
+      config: {
+        ...DEFAULT_CORE_CONFIG,
+        id: this.id,
+        voters: this.sim.ids,
+        electionTicks: this.sim.options.electionTicks,
+        appendBytesMax: this.sim.options.appendBytesMax,
+        inflightAppendsMax: this.sim.options.inflightAppendsMax,
+        ...this.sim.settings.core,
+      },
+      initial: { hardState: contents.hardState, entries: contents.entries, applied: 0 },
+      storage: new CheckedStorage(wal, (entries) => checker.onDurable(this.id, entries)),
+      transport: new SimTransport(this.sim, this.id, alive),
+      stateMachine: new CheckedStateMachine(kv, (entry) => checker.onApply(this.id, entry)),
+      ticker: new SimTicker(world, this.sim.options.tickMs, alive, `n${this.id} tick`),
+      random: new SeededRandom(world.random.nextUint32()),
+      logger,
+      schedule: (fn) => world.at(0, `n${this.id} turn`, fn, alive),
+      summaryTicks: 1_000_000,
+      onFatal: (err) => this.sim.fail(`node ${this.id} stopped: ${err.message}`),
+    });
+    const clients = new ClientService({ node, kv, limits: DEFAULT_KV_LIMITS, addresses: this.sim.addresses, logger });
+    network.register(`n${this.id}`, (message) => {
+      const envelope = message as ClientEnvelope | PeerMessage;
+      if ('kind' in envelope) {
+        if (envelope.kind !== 'client-request') return;
+        const from = envelope.from;
+        clients.handle(envelope.request, (response) => {
+          if (alive()) network.send(`n${this.id}`, from, { kind: 'client-response', response } satisfies ClientEnvelope, response.type);
+        });
+      } else {
+        this.deliver(envelope);
+      }
+    }, alive);
+    this.node = node;
+    node.start();
+  }
+
+  /** Set by SimTransport.onMessage. */
+  receiveHandler: ((message: PeerMessage) => void) | undefined;
+
+  private deliver(message: PeerMessage): void {
+    this.receiveHandler?.(message);
+  }
+
+  crash(): void {
+    this.running = false;
+    this.node = undefined;
+    this.disk.crash();
+  }
+
+  status(): CoreStatus | undefined {
+    return this.running ? this.node?.status() : undefined;
+  }
+}
+
+class SimTransport implements Transport {
+  constructor(private readonly sim: Simulation, private readonly id: NodeId, private readonly alive: () => boolean) {}
+  send(message: PeerMessage): void {
+    if (this.alive()) this.sim.network.send(`n${message.from}`, `n${message.to}`, message, message.type);
+  }
+  onMessage(handler: (message: PeerMessage) => void): void {
+    this.sim.nodes.get(this.id)!.receiveHandler = handler;
+  }
+  onUnreachable(): void {}
+  async close(): Promise<void> {}
+}
+
+class SimTicker implements Ticker {
+  private stopped = false;
+  constructor(private readonly world: SimWorld, private readonly tickMs: number, private readonly alive: () => boolean, private readonly label: string) {}
+  start(onTick: () => void): void {
+    const loop = (): void => {
+      if (this.stopped) return;
+      onTick();
+      this.world.at(this.tickMs, this.label, loop, this.alive);
+    };
+    // A random phase, so nodes do not tick in lockstep.
+    this.world.at(this.world.between(1, this.tickMs), this.label, loop, this.alive);
+  }
+  stop(): void {
+    this.stopped = true;
+  }
+}
+
+/** Tells the checker what became durable, after it did. */
+class CheckedStorage implements LogStorage {
+  constructor(private readonly inner: LogStorage, private readonly onDurable: (entries: readonly Entry[]) => void) {}
+  async append(entries: readonly Entry[], hardState: HardState | undefined, sync: boolean): Promise<void> {
+    await this.inner.append(entries, hardState, sync);
+    if (entries.length > 0) this.onDurable(entries);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+class CheckedStateMachine implements StateMachine<KvResult> {
+  constructor(private readonly inner: KvStateMachine, private readonly onApply: (entry: Entry) => void) {}
+  apply(entry: Entry): KvResult {
+    this.onApply(entry);
+    return this.inner.apply(entry);
+  }
+  snapshot(): Uint8Array {
+    return this.inner.snapshot();
+  }
+  restore(data: Uint8Array): void {
+    this.inner.restore(data);
+  }
+}
+
+/** One seeded run: the world, the nodes, the clients, the nemesis and the checkers. */
+class Simulation {
+  readonly world: SimWorld;
+  readonly network: SimNetwork;
+  readonly checker = new SafetyChecker();
+  readonly history: SimHistory;
+  readonly logs: SimLogBuffer;
+  readonly ids: NodeId[];
+  readonly nodes = new Map<NodeId, SimNode>();
+  readonly addresses: Map<NodeId, string>;
+  private failure: string | undefined;
+  private nemesisRunning = true;
+
+  constructor(readonly seed: number, readonly options: SwarmOptions, readonly settings: SimulationSettings) {
+    this.world = new SimWorld(seed);
+    this.network = new SimNetwork(this.world, options);
+    this.history = new SimHistory(this.world);
+    this.logs = new SimLogBuffer(this.world, 200, settings.logLevel ?? (settings.verbose === true ? 'debug' : 'info'), settings.verbose === true);
+    this.ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
+    this.addresses = new Map(this.ids.map((id) => [id, `n${id}`]));
+    for (const id of this.ids) this.nodes.set(id, new SimNode(this, id));
+  }
+
+  fail(reason: string): void {
+    this.failure ??= reason;
+  }
+
+  failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  log(): NodeLogger {
+    return this.logs.logger({ node: 'sim', component: 'nemesis' });
+  }
+
+  private check(): void {
+    const statuses: CoreStatus[] = [];
+    for (const node of this.nodes.values()) {
+      const status = node.status();
+      if (status !== undefined) statuses.push(status);
+    }
+    this.checker.afterEvent(statuses);
+  }
+
+  /** Runs the world until `until`, checking safety after every event. */
+  private async run(until: number, done: () => boolean = () => false): Promise<boolean> {
+    let finished = false;
+    await this.world.runUntil(until, () => {
+      this.check();
+      if (this.failed()) return true;
+      finished = done();
+      return finished;
+    });
+    return finished;
+  }
+
+  async execute(): Promise<void> {
+    let started = 0;
+    for (const node of this.nodes.values()) void node.start().then(() => (started += 1));
+    await this.run(this.world.now() + 10_000, () => started === this.nodes.size);
+    if (this.failed()) return;
+    if (started !== this.nodes.size) {
+      this.fail('nodes did not start within 10 s of simulated time');
+      return;
+    }
+
+    const clients = Array.from({ length: this.options.clients }, (_, i) => new SimClient(this.world, this.network, `c${i + 1}`, this.history, {
+      nodeIds: this.ids,
+      keys: Array.from({ length: this.options.keys }, (_, k) => `k${k}`),
+      attemptTimeoutMs: 400,
+      deadlineMs: 3_000,
+      thinkMsMax: 50,
+    }));
+    for (const client of clients) void client.runWorkload();
+    this.scheduleNemesis();
+    await this.run(this.world.now() + this.options.faultMs);
+    if (this.failed()) return;
+
+    // Heal: stop faults, reconnect everything, restart every crashed node.
+    this.nemesisRunning = false;
+    for (const client of clients) client.stopping = true;
+    this.network.heal();
+    this.network.setOptions({ ...this.options, lossRate: 0, duplicateRate: 0 });
+    for (const node of this.nodes.values()) if (!node.running) void node.start();
+    this.log().info({}, 'healed: faults stopped, all nodes restarting');
+    const settled = await this.run(this.world.now() + LIVENESS_MS, () => this.agreedLeader() !== undefined && clients.every((c) => c.finished));
+    if (this.failed()) return;
+    if (!settled) {
+      this.fail(`liveness: no agreed leader with all client work finished within ${LIVENESS_MS} ms after healing`);
+      return;
+    }
+    await this.finalReads();
+  }
+
+  /** Reads every key once more after healing: the values the history must end with. */
+  private async finalReads(): Promise<void> {
+    const reader = new SimClient(this.world, this.network, 'final', this.history, {
+      nodeIds: this.ids, keys: [], attemptTimeoutMs: 400, deadlineMs: LIVENESS_MS, thinkMsMax: 0,
+    });
+    const finalValues = new Map<string, string | null>();
+    for (let k = 0; k < this.options.keys; k += 1) {
+      const key = `k${k}`;
+      const outcome = reader.perform({ op: 'get', key });
+      await this.run(this.world.now() + LIVENESS_MS, () => !reader.busy);
+      const type = await outcome;
+      if (this.failed()) return;
+      if (type !== 'ok') {
+        this.fail(`liveness: the final read of ${key} did not complete (${type})`);
+        return;
+      }
+      const last = this.history.events[this.history.events.length - 1]!;
+      finalValues.set(key, last.value ?? null);
+    }
+    const linearizable = checkLinearizability(this.history.events);
+    if (linearizable.valid !== true) {
+      this.fail(`linearizability: ${linearizable.reason} (key ${linearizable.key})`);
+      return;
+    }
+    const lost = checkAcknowledgedWritesVisible(this.history.events, finalValues);
+    if (lost.length > 0) this.fail(`acknowledged writes lost: ${lost.join('; ')}`);
+  }
+
+  private agreedLeader(): NodeId | undefined {
+    const statuses = [...this.nodes.values()].map((n) => n.status());
+    if (statuses.some((s) => s === undefined)) return undefined;
+    const leaders = statuses.filter((s) => s!.role === 'leader');
+    if (leaders.length !== 1) return undefined;
+    const leader = leaders[0]!;
+    return statuses.every((s) => s!.leader === leader.id && s!.term === leader.term) ? leader.id : undefined;
+  }
+
+  private scheduleNemesis(): void {
+    const step = (): void => {
+      if (!this.nemesisRunning) return;
+      this.nemesisStep();
+      this.world.at(this.world.between(this.options.nemesisIntervalMsMin, this.options.nemesisIntervalMsMax), 'nemesis', step);
+    };
+    this.world.at(this.world.between(this.options.nemesisIntervalMsMin, this.options.nemesisIntervalMsMax), 'nemesis', step);
+  }
+
+  private nemesisStep(): void {
+    const { world } = this;
+    if (world.chance(this.options.crashRate)) {
+      const running = [...this.nodes.values()].filter((n) => n.running);
+      if (running.length > 0) {
+        const victim = running[world.random.nextInt(running.length)]!;
+        victim.crash();
+        this.log().warn({ victim: victim.id }, 'crash');
+        world.at(world.between(10, this.options.restartDelayMsMax), `restart n${victim.id}`, () => {
+          if (this.nemesisRunning && !victim.running) {
+            this.log().warn({ node: victim.id }, 'restart');
+            void victim.start();
+          }
+        });
+      }
+    }
+    if (world.chance(this.options.partitionRate)) {
+      this.network.heal();
+      const mode = this.options.partitionModes[world.random.nextInt(this.options.partitionModes.length)]!;
+      this.partition(mode);
+    } else if (this.network.cutLinks() > 0 && world.chance(0.3)) {
+      this.network.heal();
+      this.log().warn({}, 'partition healed');
+    }
+  }
+
+  private partition(mode: PartitionMode): void {
+    const { world, network, ids } = this;
+    const shuffled = [...ids].sort(() => 0).map((id) => ({ id, key: world.random.nextUint32() })).sort((a, b) => a.key - b.key).map((x) => x.id);
+    switch (mode) {
+      case 'isolate-one': {
+        const victim = shuffled[0]!;
+        for (const other of ids) if (other !== victim) network.cutBoth(`n${victim}`, `n${other}`);
+        this.log().warn({ victim }, 'partition: isolate one');
+        break;
+      }
+      case 'random-halves': {
+        const size = 1 + world.random.nextInt(ids.length - 1);
+        const side = new Set(shuffled.slice(0, size));
+        for (const a of ids) for (const b of ids) if (side.has(a) && !side.has(b)) network.cutBoth(`n${a}`, `n${b}`);
+        // Clients land on one side or the other.
+        for (let c = 1; c <= this.options.clients; c += 1) {
+          const withSide = world.chance(0.5);
+          for (const id of ids) if (side.has(id) !== withSide) network.cutBoth(`c${c}`, `n${id}`);
+        }
+        this.log().warn({ side: [...side].sort() }, 'partition: random halves');
+        break;
+      }
+      case 'one-way': {
+        const cuts = 1 + world.random.nextInt(ids.length);
+        const pairs: string[] = [];
+        for (let i = 0; i < cuts; i += 1) {
+          const from = ids[world.random.nextInt(ids.length)]!;
+          const to = ids[world.random.nextInt(ids.length)]!;
+          if (from === to) continue;
+          network.cut(`n${from}`, `n${to}`);
+          pairs.push(`${from}>${to}`);
+        }
+        this.log().warn({ pairs }, 'partition: one-way links');
+        break;
+      }
+      case 'majority-ring': {
+        // Each node talks only to its ring neighbours: everyone sees a majority of
+        // a 3- or 5-node ring, but no two nodes see the same one.
+        const n = shuffled.length;
+        for (let i = 0; i < n; i += 1) {
+          for (let j = 0; j < n; j += 1) {
+            const distance = Math.min((i - j + n) % n, (j - i + n) % n);
+            if (distance > Math.floor(n / 4) + 1 && i !== j) network.cut(`n${shuffled[i]}`, `n${shuffled[j]}`);
+          }
+        }
+        this.log().warn({ ring: shuffled }, 'partition: majority ring');
+        break;
+      }
+      default: {
+        const unreachable: never = mode;
+        throw new Error(`unknown partition mode ${String(unreachable)}`);
+      }
+    }
+  }
+
+  result(): SimulationResult {
+    const counts = { ok: 0, fail: 0, info: 0 };
+    for (const event of this.history.events) if (event.type !== 'invoke') counts[event.type] += 1;
+    return {
+      seed: this.seed,
+      options: this.options,
+      ok: this.failure === undefined,
+      failure: this.failure,
+      traceHash: this.world.traceHash(),
+      events: this.world.eventsRun,
+      simulatedMs: this.world.now(),
+      operations: counts,
+      committed: this.checker.committedCount(),
+      logTail: this.logs.tail(),
+      history: this.history.events,
+    };
+  }
+}
+
+/** Runs one seed to completion and reports what happened. Never throws for a
+ * failure of the system under test: that is the result. */
+export async function runSimulation(seed: number, settings: SimulationSettings = {}): Promise<SimulationResult> {
+  const options = { ...swarmOptions(seed), ...settings.options };
+  const simulation = new Simulation(seed, options, settings);
+  try {
+    await simulation.execute();
+  } catch (err) {
+    simulation.fail(`${(err as Error).name}: ${(err as Error).message}`);
+  }
+  return simulation.result();
+}
+
+export function formatSeed(seed: number): string {
+  return `0x${(seed >>> 0).toString(16)}`;
+}
+
+/** What a failing seed prints: the seed, its options, the log tail, the replay command. */
+export function reportFailure(result: SimulationResult): string {
+  return [
+    `FAILED seed=${formatSeed(result.seed)}: ${result.failure}`,
+    `options=${describeOptions(result.options)}`,
+    `--- last ${result.logTail.length} simulated log lines ---`,
+    ...result.logTail,
+    `--- replay: npm run sim -- --seed ${formatSeed(result.seed)} ---`,
+  ].join('\n');
+}
+

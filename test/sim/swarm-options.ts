@@ -1,0 +1,77 @@
+import { SeededRandom } from '../../src/core/random.js';
+
+export type PartitionMode = 'isolate-one' | 'random-halves' | 'one-way' | 'majority-ring';
+const PARTITION_MODES: readonly PartitionMode[] = ['isolate-one', 'random-halves', 'one-way', 'majority-ring'];
+
+/**
+ * The mix of faults one seed runs with, drawn from the seed itself (TigerBeetle's
+ * swarm testing: each seed explores its own corner instead of every seed running
+ * the same average mix).
+ */
+export interface SwarmOptions {
+  readonly nodes: number;
+  readonly clients: number;
+  readonly keys: number;
+  readonly lossRate: number;
+  readonly duplicateRate: number;
+  readonly delayMsMin: number;
+  readonly delayMsMax: number;
+  /** Chance, per nemesis step, of starting a partition (or changing it). */
+  readonly partitionRate: number;
+  readonly partitionModes: readonly PartitionMode[];
+  /** Chance, per nemesis step, of crashing a running node. */
+  readonly crashRate: number;
+  readonly restartDelayMsMax: number;
+  readonly diskLatencyMsMin: number;
+  readonly diskLatencyMsMax: number;
+  readonly nemesisIntervalMsMin: number;
+  readonly nemesisIntervalMsMax: number;
+  /** How long faults run before everything heals. */
+  readonly faultMs: number;
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  /** Entry bytes per append: small values split the log into many appends, which
+   * opens windows (an old-term prefix acknowledged before the new no-op) that one
+   * big append would hide. */
+  readonly appendBytesMax: number;
+  readonly inflightAppendsMax: number;
+}
+
+function pick(random: SeededRandom, min: number, max: number): number {
+  return min + random.nextInt(max - min + 1);
+}
+
+export function swarmOptions(seed: number): SwarmOptions {
+  // A generator of its own, so the options do not shift the world's random stream.
+  const random = new SeededRandom(seed ^ 0x5eed5eed);
+  const modes = PARTITION_MODES.filter(() => random.nextFloat() < 0.6);
+  const delayMsMin = pick(random, 0, 3);
+  const diskLatencyMsMin = pick(random, 0, 1);
+  return {
+    nodes: pick(random, 3, 7),
+    clients: pick(random, 2, 5),
+    keys: pick(random, 1, 4),
+    lossRate: random.nextFloat() < 0.3 ? 0 : random.nextFloat() * 0.3,
+    duplicateRate: random.nextFloat() < 0.5 ? 0 : random.nextFloat() * 0.05,
+    delayMsMin,
+    delayMsMax: delayMsMin + pick(random, 0, 40),
+    partitionRate: modes.length === 0 ? 0 : random.nextFloat() * 0.5,
+    partitionModes: modes.length === 0 ? ['isolate-one'] : modes,
+    crashRate: random.nextFloat() < 0.25 ? 0 : random.nextFloat() * 0.3,
+    restartDelayMsMax: pick(random, 50, 3000),
+    diskLatencyMsMin,
+    diskLatencyMsMax: diskLatencyMsMin + pick(random, 0, 5),
+    nemesisIntervalMsMin: 100,
+    nemesisIntervalMsMax: pick(random, 300, 3000),
+    faultMs: pick(random, 5_000, 20_000),
+    tickMs: 50,
+    electionTicks: 6,
+    appendBytesMax: random.nextFloat() < 0.5 ? 1024 * 1024 : pick(random, 1, 200),
+    inflightAppendsMax: random.nextFloat() < 0.5 ? 256 : pick(random, 1, 8),
+  };
+}
+
+export function describeOptions(options: SwarmOptions): string {
+  const round = (x: number): number => Math.round(x * 1000) / 1000;
+  return JSON.stringify({ ...options, lossRate: round(options.lossRate), duplicateRate: round(options.duplicateRate), partitionRate: round(options.partitionRate), crashRate: round(options.crashRate) });
+}
