@@ -2,6 +2,7 @@ import net from 'node:net';
 import type { ClientRequest, ClientResponse } from '../protocol/client-messages.js';
 import { parseAddress } from '../transport/address.js';
 import { decodeMessage, encodeFrameMessage } from '../transport/codec.js';
+import { corkForThisTurn } from '../transport/cork.js';
 import { FRAME_BYTES_MAX_DEFAULT, FrameDecoder } from '../transport/frame.js';
 import { ClientTimeoutError, ConnectionLostError } from './errors.js';
 
@@ -59,6 +60,7 @@ export class Connection {
         reject(new ClientTimeoutError(`request to ${this.address} timed out after ${timeoutMs} ms`));
       }, timeoutMs);
       this.outstanding.set(requestId, { resolve, reject, timer });
+      corkForThisTurn(this.socket);
       this.socket.write(encodeFrameMessage({ ...body, requestId } as ClientRequest));
     });
   }

@@ -1,4 +1,5 @@
 import type { PeerMessage } from './messages.js';
+import type { PeerMessageType } from './messages.js';
 import type { Entry, HardState, Index, NodeId, Role } from './types.js';
 
 /** A ReadIndex request that the leader has confirmed: it may be served once the
@@ -19,6 +20,7 @@ export interface SoftState {
  * `mustSync`), then send `messages`, then apply `committedEntries`, then call
  * `advance()`. Sending before the write is durable would let a node promise (a vote,
  * an append acknowledgement) what a crash could take back (Raft thesis §3.8).
+ * The exception is what only a leader sends (see `canSendBeforePersist`).
  */
 export interface Ready {
   /** Present when role or leader changed since the last Ready. */
@@ -33,4 +35,14 @@ export interface Ready {
   readonly messages: readonly PeerMessage[];
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];
+}
+
+/** Messages that promise nothing about this node's disk: a leader's appends and
+ * heartbeats. Its term is durable since it voted for itself, and it counts its own
+ * copy of new entries only once they are durable (advance), so it may send them while
+ * its own write is still in flight (Raft thesis §10.2.1). */
+const SENDABLE_BEFORE_PERSIST: ReadonlySet<PeerMessageType> = new Set(['AppendRequest', 'HeartbeatRequest', 'TimeoutNow']);
+
+export function canSendBeforePersist(message: PeerMessage): boolean {
+  return SENDABLE_BEFORE_PERSIST.has(message.type);
 }

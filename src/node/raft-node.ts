@@ -5,7 +5,8 @@ import { RaftCore } from '../core/raft-core.js';
 import type { PeerMessage } from '../core/messages.js';
 import type { Random } from '../core/random.js';
 import type { Ready } from '../core/ready.js';
-import type { Entry, Index } from '../core/types.js';
+import { canSendBeforePersist } from '../core/ready.js';
+import type { Entry, HardState, Index } from '../core/types.js';
 import { EntryKind } from '../core/types.js';
 import type { StateMachine } from '../kv/state-machine.js';
 import type { LogStorage } from '../storage/log-storage.js';
@@ -37,9 +38,10 @@ export interface RaftNodeOptions<Result> {
  * timers meet. Inputs (ticks, peer messages, proposals) are stepped into the core
  * at once; whenever the core has a Ready and none is being handled, one turn runs:
  *
- *   1. append entries and hard state to storage, fsync when the Ready says so;
- *   2. send messages — only now, because a vote or an append acknowledgement is a
- *      promise about what is on disk (Raft thesis §3.8);
+ *   1. append entries and hard state to storage, fsync when the Ready says so
+ *      (a leader's appends and heartbeats go out meanwhile: thesis §10.2.1);
+ *   2. send the other messages — only now, because a vote or an append
+ *      acknowledgement is a promise about what is on disk (Raft thesis §3.8);
  *   3. apply committed entries and answer the proposals and reads they settle;
  *   4. advance the core.
  */
@@ -51,6 +53,8 @@ export class RaftNode<Result> {
   private readonly schedule: (fn: () => void) => void;
   private readonly summaryTicks: number;
   private appliedIndex: Index;
+  /** A commit-only hard state not yet written (see hardStateToWrite). */
+  private deferredHardState: HardState | undefined;
   private turnScheduled = false;
   private turnRunning = false;
   private stopped = false;
@@ -167,14 +171,37 @@ export class RaftNode<Result> {
       this.proposals.failAll(err);
       this.reads.failAll(new NotLeaderError(ready.softState.leader));
     }
-    if (ready.entries.length > 0 || ready.hardState !== undefined) {
-      await this.options.storage.append(ready.entries, ready.hardState, ready.mustSync);
+    const afterPersist: PeerMessage[] = [];
+    for (const message of ready.messages) {
+      if (canSendBeforePersist(message)) this.options.transport.send(message);
+      else afterPersist.push(message);
+    }
+    const hardState = this.hardStateToWrite(ready);
+    if (ready.entries.length > 0 || hardState !== undefined) {
+      await this.options.storage.append(ready.entries, hardState, ready.mustSync);
     }
     if (this.stopped) return;
-    for (const message of ready.messages) this.options.transport.send(message);
+    for (const message of afterPersist) this.options.transport.send(message);
     this.apply(ready.committedEntries);
     for (const read of ready.readStates) this.reads.confirmed(read.requestId, read.index, this.appliedIndex);
     this.core.advance();
+  }
+
+  /**
+   * A change of the commit index alone is not a promise to anyone: a node that
+   * loses it relearns it from the leader (hashicorp/raft never stores it). Writing
+   * it would put a storage round trip between commit and apply on every write, so
+   * it rides along with the next write that happens anyway; term and vote changes
+   * are written (and fsynced) at once.
+   */
+  private hardStateToWrite(ready: Ready): HardState | undefined {
+    if (ready.hardState !== undefined && ready.entries.length === 0 && !ready.mustSync) {
+      this.deferredHardState = ready.hardState;
+      return undefined;
+    }
+    const hardState = ready.hardState ?? (ready.entries.length > 0 ? this.deferredHardState : undefined);
+    if (hardState !== undefined) this.deferredHardState = undefined;
+    return hardState;
   }
 
   private apply(entries: readonly Entry[]): void {

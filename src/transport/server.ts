@@ -8,6 +8,7 @@ import type { PeerAddress } from './address.js';
 import { formatAddress } from './address.js';
 import type { WireMessage } from './codec.js';
 import { decodeMessage, encodeFrameMessage, isWireClientRequest, isWirePeerMessage } from './codec.js';
+import { corkForThisTurn } from './cork.js';
 import { FRAME_BYTES_MAX_DEFAULT, FrameDecoder } from './frame.js';
 
 export type PeerMessageHandler = (message: PeerMessage) => void;
@@ -161,6 +162,7 @@ export class TransportServer {
       this.#log.error({ err, type: response.type }, 'reply not encodable, dropped');
       return;
     }
+    corkForThisTurn(socket);
     if (!socket.write(frame)) socket.pause();
   }
 

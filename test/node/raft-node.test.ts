@@ -147,6 +147,70 @@ describe('the driver persists before it sends', () => {
   });
 });
 
+describe('a leader writes and replicates at once (thesis §10.2.1)', () => {
+  it('sends appends while its own write is pending, but counts its copy only once durable', async () => {
+    const storage = new ManualStorage();
+    const { node, transport, ticker } = makeNode(1, [1, 2, 3], storage);
+    const completeAll = async (): Promise<void> => {
+      for (let i = 0; i < 5; i += 1) {
+        await settle();
+        for (const write of storage.writes.splice(0)) write.complete();
+      }
+    };
+    ticker.tick(2 * DEFAULT_CORE_CONFIG.electionTicks);
+    await completeAll();
+    transport.deliver({ type: 'VoteResponse', from: 2, to: 1, term: 1, pre: false, granted: true });
+    await completeAll();
+    for (const from of [2, 3]) transport.deliver({ type: 'AppendResponse', from, to: 1, term: 1, success: true, index: 1, hintIndex: 0, hintTerm: 0 });
+    await completeAll();
+    const commitBefore = node.status().commit;
+    transport.sent = [];
+    void node.propose(new Uint8Array([9])).catch(() => undefined);
+    await settle();
+    assert.equal(storage.writes.length, 1, 'the leader\'s own write is pending');
+    const appends = transport.sent.filter((m) => m.type === 'AppendRequest' && m.entries.length > 0);
+    assert.deepEqual(appends.map((m) => m.to), [2, 3], 'replication did not wait for it');
+    const index = node.status().lastIndex;
+    transport.deliver({ type: 'AppendResponse', from: 2, to: 1, term: 1, success: true, index, hintIndex: 0, hintTerm: 0 });
+    await settle();
+    assert.equal(node.status().commit, commitBefore, 'one follower and an undurable leader copy are not a majority');
+    storage.writes.splice(0)[0]!.complete();
+    await settle();
+    assert.equal(node.status().commit, index, 'with its own copy durable, the leader commits');
+    await node.stop();
+  });
+});
+
+describe('commit index writes', () => {
+  it('a commit-only change is not written before applying; it rides along with the next entries', async () => {
+    const storage = new ManualStorage();
+    const { node, ticker } = makeNode(1, [1], storage);
+    const done: PendingWrite[] = [];
+    const completeAll = async (): Promise<void> => {
+      for (let i = 0; i < 10; i += 1) {
+        await settle();
+        for (const write of storage.writes.splice(0)) {
+          done.push(write);
+          write.complete();
+        }
+      }
+    };
+    ticker.tick(2 * DEFAULT_CORE_CONFIG.electionTicks);
+    await completeAll();
+    const first = node.propose(new Uint8Array([1]));
+    await completeAll();
+    await first;
+    assert.ok(done.every((w) => w.entries.length > 0 || w.sync), 'no write of a commit index alone');
+    const second = node.propose(new Uint8Array([2]));
+    await completeAll();
+    await second;
+    const carrying = done.filter((w) => w.entries.some((e) => e.index === 3));
+    assert.equal(carrying.length, 1);
+    assert.equal(carrying[0]!.hardState?.commit, 2, 'the deferred commit of the first proposal went with the second\'s entries');
+    await node.stop();
+  });
+});
+
 describe('storage failure', () => {
   it('stops the node: fatal is reported, nothing is sent or applied, pending work fails', async () => {
     const storage = new ManualStorage();
