@@ -8,8 +8,8 @@
  * doubly linked list sorted by time; the search repeatedly "lifts" a call that may
  * go next (one that comes before the first remaining return) if the model accepts
  * it, backtracks when it reaches a return whose call is not lifted, and memoizes
- * every (set of linearized operations, register value) it has reached, since the
- * rest of the search depends only on that pair.
+ * the (set of linearized operations, register value) pairs it has explored, since
+ * the rest of the search depends only on that pair.
  *
  * Outcomes: `ok` operations happened; a failed cas happened as a comparison that did
  * not match, so it is a read of some value other than `expect`; any other failed
@@ -17,6 +17,14 @@
  * effect at any point after its invocation or never: it gets no return event (so it
  * never forces an order on anything) and the search succeeds once every operation
  * with a definite outcome is linearized, whether or not the info ones were.
+ *
+ * On top of plain WGL, four reductions keep histories with many concurrent clients
+ * or many info operations tractable; each keeps the answer exact (the tests compare
+ * against brute force): a read the current value accepts is linearized at once
+ * without trying alternatives; interchangeable info operations are grouped into
+ * classes used in invocation order; an info write is only tried right before an
+ * operation that can observe it; and a configuration is pruned when one with the
+ * same definite operations and value but fewer info operations used has failed.
  */
 import { SeededRandom } from '../core/random.js';
 import type { HistoryEvent, Operation } from './history.js';
@@ -646,12 +654,13 @@ const CLOCK_INTERVAL = 0x3fff;
 
 /**
  * The WGL search over one key. From each configuration (linearized set, value) the
- * candidates are first the info classes whose next unused member was invoked before
- * the first return in the event list, then the definite calls before that return.
- * The search lifts the first candidate the model accepts and moves on to the new
+ * candidates are the definite calls before the first return in the event list, then
+ * the info classes whose next unused member was invoked before that return. The
+ * search lifts the first candidate the model accepts and moves on to the new
  * configuration; when none is left it undoes the last lift and tries the candidates
  * after it. It succeeds once every definite operation is linearized: info ones may
- * stay out.
+ * stay out. Definite candidates go first so that the configurations using fewer
+ * info operations are explored, and memoized, before the ones they dominate.
  *
  * One refinement bounds what info writes cost; unconstrained, the search would try
  * each pending one at every point. In any linearization an info write W, taking the
@@ -696,9 +705,15 @@ function searchKey(h: CompiledKey, deadline: number): SearchOutcome {
   let node = NONE;
   /** The current configuration has no candidate left. */
   let exhausted = false;
+  /** The definite candidates are scanned twice: reads (gets and failed cas ops),
+   * then writes. A read the value accepts can go first without loss of generality:
+   * it changes nothing, and everything that had to precede it already has. So it is
+   * the only choice tried, and if it fails, so does the configuration. */
+  let readPass = true;
 
   const enterConfiguration = (): void => {
     node = next[EventList.HEAD]!;
+    readPass = true;
     candidates.length = 0;
     exhausted = false;
   };
@@ -721,12 +736,9 @@ function searchKey(h: CompiledKey, deadline: number): SearchOutcome {
     if (!exhausted && node !== NONE && !list.isReturn(node)) {
       // A definite call before the first return: try to linearize it now.
       const op = node - 1;
-      const after = accepts(op);
+      const isRead = h.kind[op] === GET || h.kind[op] === CAS_FAIL;
+      const after = isRead === readPass ? accepts(op) : REJECTED;
       if (after !== REJECTED) {
-        // A read the value accepts can go first without loss of generality (it
-        // changes nothing, and everything that had to precede it already has): it is
-        // the only choice here, and if it fails, so does this configuration.
-        const isRead = h.kind[op] === GET || h.kind[op] === CAS_FAIL;
         set.set(op);
         const fresh = visited.add(set, after);
         set.clear(op);
@@ -740,6 +752,12 @@ function searchKey(h: CompiledKey, deadline: number): SearchOutcome {
         if (isRead) exhausted = true;
       }
       node = next[node]!;
+      continue;
+    }
+    if (!exhausted && readPass) {
+      // No read can go next: try the writes.
+      readPass = false;
+      node = next[EventList.HEAD]!;
       continue;
     }
     if (!exhausted && node !== NONE) {
@@ -777,10 +795,12 @@ function searchKey(h: CompiledKey, deadline: number): SearchOutcome {
     if (op < h.definite) {
       list.unlift(op + 1);
       remaining++;
+      readPass = false;
       node = next[op + 1]!;
     } else {
       // Its configuration's definite candidates were all tried before any info one.
       used[h.classOf[op]!]!--;
+      readPass = false;
       node = NONE;
       candidates.compute(state, beforeInfo !== -1);
       nextCandidate = stackCandidate[top]! + 1;
@@ -837,14 +857,15 @@ function explainFailure(
       key,
       operations: [...ops],
       reason:
-        `the ${ops.length} operations on key ${JSON.stringify(key)} have no linearization; the search linearized at most ` +
-        `${full.depth} of ${fullKey.definite} completed operations and could not place ${describeOperation(fullKey.source[full.blocking]!)}`,
+        `the ${ops.length} operations on key ${JSON.stringify(key)} have no linearization; the search placed at most ` +
+        `${full.depth} of the ${fullKey.definite} completed operations, and could not place ${describeOperation(fullKey.source[full.blocking]!)}`,
     };
   }
   const { cutoff, outcome } = window;
   const windowKey = compileKey(ops, cutoff);
   const operations = ops.filter((op) => op.invokeTime <= cutoff);
   const culprit = operations.find((op) => op.completeTime === cutoff);
+  const blocking = windowKey.source[outcome.blocking]!;
   return {
     valid: false,
     key,
@@ -852,9 +873,97 @@ function explainFailure(
     reason:
       `the ${operations.length} operations on key ${JSON.stringify(key)} invoked by time ${cutoff} have no linearization` +
       (culprit === undefined ? '' : ` once ${describeOperation(culprit)} completes`) +
-      `; the search linearized at most ${outcome.depth} of ${windowKey.definite} completed operations and could not place ` +
-      describeOperation(windowKey.source[outcome.blocking]!),
+      `; the search placed at most ${outcome.depth} of the ${windowKey.definite} completed operations` +
+      (blocking === culprit ? '' : `, and could not place ${describeOperation(blocking)}`),
   };
+}
+
+// ---------------------------------------------------------------------------------
+// Evident violations.
+
+/** The value an operation observes, when it observes one specific non-null value:
+ * what a get returned, what a successful cas expected, the previous value a put or
+ * delete reported. */
+function observedValue(op: Operation): string | undefined {
+  if (op.outcome !== 'ok') return undefined;
+  const value = op.f === 'get' ? op.output : op.f === 'cas' ? op.expect : op.previous;
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * The writes that took effect for certain (ok put, delete, cas) sorted by
+ * invocation, with, for each position, the one completing first among it and all
+ * invoked later: "did some write happen entirely inside (t1, t2)?" is then a binary
+ * search.
+ */
+class DefiniteWrites {
+  private readonly writes: Operation[];
+  private readonly firstDone: Operation[];
+
+  constructor(ops: readonly Operation[]) {
+    this.writes = ops.filter((op) => op.outcome === 'ok' && op.f !== 'get').sort((a, b) => a.invokeTime - b.invokeTime);
+    this.firstDone = new Array<Operation>(this.writes.length);
+    for (let i = this.writes.length - 1; i >= 0; i--) {
+      const later = this.firstDone[i + 1];
+      const write = this.writes[i]!;
+      this.firstDone[i] = later !== undefined && later.completeTime < write.completeTime ? later : write;
+    }
+  }
+
+  /** A write invoked after `after` and completed before `before`, if any. */
+  within(after: number, before: number): Operation | undefined {
+    let low = 0;
+    let high = this.writes.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.writes[middle]!.invokeTime > after) high = middle;
+      else low = middle + 1;
+    }
+    const candidate = this.firstDone[low];
+    return candidate !== undefined && candidate.completeTime < before ? candidate : undefined;
+  }
+}
+
+/**
+ * Looks for the anomalies that a few operations prove on their own, before any
+ * search: an operation observing a value that nothing wrote, or that was first
+ * written only after the observation completed, or, when a single operation ever
+ * wrote the value, that another write had overwritten for certain (it started after
+ * the only write completed and finished before the observer started). These are the
+ * usual symptoms of a broken store, and refuting them by search could mean
+ * exhausting every ordering of everything before them.
+ */
+function evidentViolation(ops: readonly Operation[]): { operations: Operation[]; reason: string } | undefined {
+  const writers = new Map<string, Operation[]>();
+  for (const op of ops) {
+    if ((op.f !== 'put' && op.f !== 'cas') || op.outcome === 'fail' || op.value === undefined) continue;
+    const list = writers.get(op.value);
+    if (list === undefined) writers.set(op.value, [op]);
+    else list.push(op);
+  }
+  const definiteWrites = new DefiniteWrites(ops);
+  for (const reader of ops) {
+    const value = observedValue(reader);
+    if (value === undefined) continue;
+    // A cas that expects and writes the same value reads it before writing it.
+    const sources = (writers.get(value) ?? []).filter((op) => op !== reader);
+    const shown = `${describeOperation(reader)} observes ${JSON.stringify(value)}`;
+    if (sources.length === 0) return { operations: [reader], reason: `${shown}, which no operation wrote` };
+    const first = sources.reduce((a, b) => (b.invokeTime < a.invokeTime ? b : a));
+    if (first.invokeTime > reader.completeTime) {
+      return { operations: [reader, first], reason: `${shown} before any write of it was invoked; the first was ${describeOperation(first)}` };
+    }
+    const only = sources[0]!;
+    if (sources.length > 1 || only.outcome !== 'ok') continue;
+    const overwrite = definiteWrites.within(only.completeTime, reader.invokeTime);
+    if (overwrite !== undefined) {
+      return {
+        operations: [only, overwrite, reader],
+        reason: `${shown}, written only by ${describeOperation(only)}, but ${describeOperation(overwrite)} overwrote it before the observer was invoked`,
+      };
+    }
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------
@@ -898,6 +1007,8 @@ export function checkLinearizability(
   for (const key of [...byKey.keys()].sort()) {
     if (performance.now() >= deadline) return { valid: 'unknown', key, reason: 'timeout' };
     const keyOps = byKey.get(key)!;
+    const evident = evidentViolation(keyOps);
+    if (evident !== undefined) return { valid: false, key, ...evident };
     const compiled = compileKey(keyOps, Infinity);
     const outcome = searchKey(compiled, deadline);
     if (outcome.kind === 'timeout') return { valid: 'unknown', key, reason: 'timeout' };

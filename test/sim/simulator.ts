@@ -302,7 +302,8 @@ class Simulation {
       const last = this.history.events[this.history.events.length - 1]!;
       finalValues.set(key, last.value ?? null);
     }
-    const linearizable = checkLinearizability(this.history.events);
+    // Bounded: a search that cannot finish proves nothing, and fails the seed.
+    const linearizable = checkLinearizability(this.history.events, { timeoutMs: 30_000 });
     if (linearizable.valid !== true) {
       this.fail(`linearizability: ${linearizable.reason} (key ${linearizable.key})`);
       return;
