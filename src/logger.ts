@@ -1,6 +1,5 @@
 import pino from 'pino';
 import type { Logger } from 'pino';
-import pretty from 'pino-pretty';
 
 export interface RootLoggerOptions {
   readonly node: number;
@@ -14,9 +13,11 @@ export interface RootLoggerOptions {
  * synchronously so nothing is lost when the process exits or is killed right after
  * logging, and so lines from the core and the transport stay in order.
  */
-export function createRootLogger(options: RootLoggerOptions): Logger {
+export async function createRootLogger(options: RootLoggerOptions): Promise<Logger> {
   const base = { base: { node: options.node }, level: options.level };
   if (!options.pretty) return pino(base, pino.destination({ dest: 1, sync: true }));
+  // Loaded only when asked for: it is a few megabytes of memory a JSON logger never needs.
+  const { default: pretty } = await import('pino-pretty');
   const stream = pretty({
     colorize: process.stdout.isTTY === true || process.env['FORCE_COLOR'] !== undefined,
     translateTime: 'HH:MM:ss.l',

@@ -140,7 +140,7 @@ function listenFailure(err: unknown, settings: NodeSettings): Error {
 
 async function run(settings: NodeSettings): Promise<void> {
   await checkDataDir(settings.dataDir);
-  const logger = createRootLogger({ node: settings.id, level: settings.logLevel, pretty: settings.pretty });
+  const logger = await createRootLogger({ node: settings.id, level: settings.logLevel, pretty: settings.pretty });
   // An invariant violation is a bug: log it with everything known and stop (etcd panics).
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception; stopping');
