@@ -178,15 +178,19 @@ export class RaftClient {
 
   /**
    * Where to reach the leader the cluster named. The node's hint is the address it
-   * dials its peers at, which is only useful when it is one of ours; behind a proxy
-   * or NAT it is not, so we also learn which of our addresses is which node (from
-   * status answers) and map the id instead.
+   * dials its peers at; behind a proxy or NAT that is not where this client should
+   * go, so we also learn which of our addresses is which node (from status answers)
+   * and prefer mapping the id.
    */
   private addressOfLeader(leader: number, hint: string | null): string | undefined {
     if (hint !== null && this.cluster.includes(hint)) return hint;
     const known = this.nodeAddresses.get(leader);
-    if (known === undefined) this.learnNodeAddresses();
-    return known;
+    if (known !== undefined) return known;
+    this.learnNodeAddresses();
+    // Not one of ours and not yet mapped: try the hint itself (a client given one
+    // node's address must still reach the leader); if it cannot be reached, the
+    // client forgets it and goes round its own addresses.
+    return hint ?? undefined;
   }
 
   private learnNodeAddresses(): void {

@@ -59,6 +59,18 @@ describe('RaftClient', () => {
     }
   });
 
+  it('given only a follower\'s address, follows the hint to a leader it was not told about', async () => {
+    const leader = await fakeNode(2, ok);
+    const follower = await fakeNode(1, (request) => ({ type: 'ErrorResponse', requestId: request.requestId, code: 'NOT_LEADER', message: 'not the leader', leader: 2, leaderAddress: leader.address }));
+    const client = new RaftClient({ cluster: [follower.address], deadlineMs: 5_000 });
+    try {
+      assert.equal(await client.put('k', 'v'), null);
+      assert.equal(leader.requests.length, 1);
+    } finally {
+      client.close();
+    }
+  });
+
   it('retries an unanswered write with the same clientId and seq', async () => {
     const node = await fakeNode(1, (request, attempt) => (attempt === 1 ? undefined : ok(request)));
     const client = new RaftClient({ cluster: [node.address], deadlineMs: 5_000, attemptTimeoutMs: 100 });

@@ -114,6 +114,10 @@ describe('the replicated key-value store on five real processes', () => {
     const got = cli('get', 'greeting');
     assert.equal(got.status, 0);
     assert.equal(got.stdout, 'hello\n');
+    // Given one follower's address only, the CLI follows the leader hint.
+    const follower = (await cluster.statuses()).find((s) => s.role === 'follower')!;
+    const viaFollower = spawnSync(process.execPath, [RAFT_CLI_BIN, '--cluster', cluster.address(follower.id), 'get', 'greeting'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(viaFollower.stdout, 'hello\n', viaFollower.stderr);
     assert.equal(cli('get', 'no-such-key').status, 1);
     assert.equal(cli('cas', 'greeting', 'nope', 'x').status, 1);
     assert.equal(cli('cas', 'greeting', 'hello', 'bye').status, 0);
