@@ -7,6 +7,7 @@
  */
 import { SeededRandom } from '../core/random.js';
 import type { HistoryEvent, OperationName } from './history.js';
+import { TimedQueue } from '../util/timed-queue.js';
 
 export interface GenerateHistoryOptions {
   readonly seed: number;
@@ -51,55 +52,13 @@ type SimulationEvent =
       readonly outcome: 'ok' | 'fail' | 'info';
     };
 
-/** A binary min-heap of events by (time, seq): seq keeps ties in scheduling order. */
-class EventQueue {
-  private readonly heap: SimulationEvent[] = [];
+/** The event queue plus the counter that numbers events in scheduling order. */
+class EventQueue extends TimedQueue<SimulationEvent> {
   private seq = 0;
-
-  get size(): number {
-    return this.heap.length;
-  }
 
   nextSeq(): number {
     return this.seq++;
   }
-
-  push(event: SimulationEvent): void {
-    const heap = this.heap;
-    heap.push(event);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(heap[i]!, heap[parent]!)) break;
-      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
-      i = parent;
-    }
-  }
-
-  pop(): SimulationEvent {
-    const heap = this.heap;
-    const first = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        const right = left + 1;
-        let smallest = i;
-        if (left < heap.length && before(heap[left]!, heap[smallest]!)) smallest = left;
-        if (right < heap.length && before(heap[right]!, heap[smallest]!)) smallest = right;
-        if (smallest === i) break;
-        [heap[i], heap[smallest]] = [heap[smallest]!, heap[i]!];
-        i = smallest;
-      }
-    }
-    return first;
-  }
-}
-
-function before(a: SimulationEvent, b: SimulationEvent): boolean {
-  return a.time < b.time || (a.time === b.time && a.seq < b.seq);
 }
 
 /** A strictly positive latency of up to `units` latency units. */

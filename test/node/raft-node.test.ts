@@ -49,6 +49,19 @@ class ManualStorage implements LogStorage {
     return new Promise((resolve, reject) => this.writes.push({ entries, hardState, sync, complete: resolve, fail: reject }));
   }
   async close(): Promise<void> {}
+
+  /** Completes every write, as they come, for a few turns; returns what it completed. */
+  async completeAll(turns = 10): Promise<PendingWrite[]> {
+    const completed: PendingWrite[] = [];
+    for (let i = 0; i < turns; i += 1) {
+      await settle();
+      for (const write of this.writes.splice(0)) {
+        completed.push(write);
+        write.complete();
+      }
+    }
+    return completed;
+  }
 }
 
 class ManualTicker implements Ticker {
@@ -152,10 +165,7 @@ describe('a leader writes and replicates at once (thesis §10.2.1)', () => {
     const storage = new ManualStorage();
     const { node, transport, ticker } = makeNode(1, [1, 2, 3], storage);
     const completeAll = async (): Promise<void> => {
-      for (let i = 0; i < 5; i += 1) {
-        await settle();
-        for (const write of storage.writes.splice(0)) write.complete();
-      }
+      await storage.completeAll();
     };
     ticker.tick(2 * DEFAULT_CORE_CONFIG.electionTicks);
     await completeAll();
@@ -187,13 +197,7 @@ describe('commit index writes', () => {
     const { node, ticker } = makeNode(1, [1], storage);
     const done: PendingWrite[] = [];
     const completeAll = async (): Promise<void> => {
-      for (let i = 0; i < 10; i += 1) {
-        await settle();
-        for (const write of storage.writes.splice(0)) {
-          done.push(write);
-          write.complete();
-        }
-      }
+      done.push(...(await storage.completeAll()));
     };
     ticker.tick(2 * DEFAULT_CORE_CONFIG.electionTicks);
     await completeAll();
@@ -237,10 +241,7 @@ describe('proposals and reads', () => {
     const storage = new ManualStorage();
     const { node, ticker, stateMachine } = makeNode(1, [1], storage);
     const completeAll = async (): Promise<void> => {
-      for (let i = 0; i < 10; i += 1) {
-        await settle();
-        for (const write of storage.writes.splice(0)) write.complete();
-      }
+      await storage.completeAll();
     };
     ticker.tick(2 * DEFAULT_CORE_CONFIG.electionTicks);
     await completeAll();
@@ -271,10 +272,7 @@ describe('proposals and reads', () => {
     const storage = new ManualStorage();
     const { node, transport, ticker } = makeNode(1, [1, 2, 3], storage);
     const completeAll = async (): Promise<void> => {
-      for (let i = 0; i < 5; i += 1) {
-        await settle();
-        for (const write of storage.writes.splice(0)) write.complete();
-      }
+      await storage.completeAll();
     };
     ticker.tick(2 * DEFAULT_CORE_CONFIG.electionTicks);
     await completeAll();

@@ -1,4 +1,5 @@
 import { SeededRandom } from '../../src/core/random.js';
+import { TimedQueue } from '../../src/util/timed-queue.js';
 
 /** Something scheduled to happen at a simulated time. */
 interface SimEvent {
@@ -18,7 +19,7 @@ interface SimEvent {
  */
 export class SimWorld {
   readonly random: SeededRandom;
-  private heap: SimEvent[] = [];
+  private readonly queue = new TimedQueue<SimEvent>();
   private seq = 0;
   private nowMs = 0;
   private hash = 0x811c9dc5;
@@ -40,14 +41,14 @@ export class SimWorld {
   at(delayMs: number, label: string, run: () => void, alive: () => boolean = () => true): void {
     const event: SimEvent = { time: this.nowMs + Math.max(0, delayMs), seq: this.seq, label, run, alive };
     this.seq += 1;
-    this.push(event);
+    this.queue.push(event);
   }
 
   /** Runs events until `until` (simulated ms) or the queue empties; returns false if
    * `stop` asked to stop early. Awaits between events so promise chains settle. */
   async runUntil(until: number, stop: () => boolean = () => false): Promise<boolean> {
-    while (this.heap.length > 0 && this.heap[0]!.time <= until) {
-      const event = this.pop();
+    while (this.queue.size > 0 && this.queue.peek()!.time <= until) {
+      const event = this.queue.pop();
       this.nowMs = event.time;
       if (!event.alive()) continue;
       this.mix(event.label);
@@ -77,43 +78,6 @@ export class SimWorld {
   between(min: number, max: number): number {
     return min + this.random.nextInt(Math.max(1, max - min + 1));
   }
-
-  private push(event: SimEvent): void {
-    const heap = this.heap;
-    heap.push(event);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(heap[i]!, heap[parent]!)) break;
-      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
-      i = parent;
-    }
-  }
-
-  private pop(): SimEvent {
-    const heap = this.heap;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        const right = left + 1;
-        let smallest = i;
-        if (left < heap.length && before(heap[left]!, heap[smallest]!)) smallest = left;
-        if (right < heap.length && before(heap[right]!, heap[smallest]!)) smallest = right;
-        if (smallest === i) break;
-        [heap[i], heap[smallest]] = [heap[smallest]!, heap[i]!];
-        i = smallest;
-      }
-    }
-    return top;
-  }
-}
-
-function before(a: SimEvent, b: SimEvent): boolean {
-  return a.time < b.time || (a.time === b.time && a.seq < b.seq);
 }
 
 /**
