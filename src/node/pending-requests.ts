@@ -74,6 +74,11 @@ export class PendingReads {
     return { requestId, done };
   }
 
+  /** Forgets a read the core refused before it was ever pending there. */
+  cancel(requestId: number): void {
+    this.confirming.delete(requestId);
+  }
+
   confirmed(requestId: number, index: Index, applied: Index): void {
     const waiter = this.confirming.get(requestId);
     if (waiter === undefined) return;

@@ -112,7 +112,7 @@ export class RaftNode<Result> {
     const { requestId, done } = this.reads.add();
     const result = this.core.step({ type: 'ReadIndex', requestId });
     if (!result.ok) {
-      this.reads.confirmed(requestId, 0, 0);
+      this.reads.cancel(requestId);
       return Promise.reject(new NotLeaderError(result.reason === 'not-leader' ? result.leader : 0));
     }
     this.requestTurn();

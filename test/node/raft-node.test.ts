@@ -113,6 +113,14 @@ function makeNode(id: NodeId, voters: NodeId[], storage: LogStorage) {
   return { node, transport, ticker, stateMachine, fatal };
 }
 
+/** Node 1 of [1, 2, 3] times out, and node 2's vote makes it leader of term 1. */
+async function electNodeOne(ticker: ManualTicker, transport: FakeTransport, storage: ManualStorage): Promise<void> {
+  ticker.tick(2 * DEFAULT_CORE_CONFIG.electionTicks);
+  await storage.completeAll();
+  transport.deliver({ type: 'VoteResponse', from: 2, to: 1, term: 1, pre: false, granted: true });
+  await storage.completeAll();
+}
+
 describe('the driver persists before it sends', () => {
   it('vote requests go out only after term and vote are durable', async () => {
     const storage = new ManualStorage();
@@ -164,15 +172,9 @@ describe('a leader writes and replicates at once (thesis §10.2.1)', () => {
   it('sends appends while its own write is pending, but counts its copy only once durable', async () => {
     const storage = new ManualStorage();
     const { node, transport, ticker } = makeNode(1, [1, 2, 3], storage);
-    const completeAll = async (): Promise<void> => {
-      await storage.completeAll();
-    };
-    ticker.tick(2 * DEFAULT_CORE_CONFIG.electionTicks);
-    await completeAll();
-    transport.deliver({ type: 'VoteResponse', from: 2, to: 1, term: 1, pre: false, granted: true });
-    await completeAll();
+    await electNodeOne(ticker, transport, storage);
     for (const from of [2, 3]) transport.deliver({ type: 'AppendResponse', from, to: 1, term: 1, success: true, index: 1, hintIndex: 0, hintTerm: 0 });
-    await completeAll();
+    await storage.completeAll();
     const commitBefore = node.status().commit;
     transport.sent = [];
     void node.propose(new Uint8Array([9])).catch(() => undefined);
@@ -240,18 +242,15 @@ describe('proposals and reads', () => {
   it('a single node settles a proposal with its state machine result, and a read after it', async () => {
     const storage = new ManualStorage();
     const { node, ticker, stateMachine } = makeNode(1, [1], storage);
-    const completeAll = async (): Promise<void> => {
-      await storage.completeAll();
-    };
     ticker.tick(2 * DEFAULT_CORE_CONFIG.electionTicks);
-    await completeAll();
+    await storage.completeAll();
     assert.equal(node.status().role, 'leader');
     const result = node.propose(new Uint8Array([42]));
-    await completeAll();
+    await storage.completeAll();
     assert.equal(await result, 'applied 2', 'index 1 is the leader\'s no-op, which the state machine never sees');
     assert.deepEqual(stateMachine.applied, [2]);
     const read = node.readBarrier();
-    await completeAll();
+    await storage.completeAll();
     await read;
     await node.stop();
   });
@@ -271,18 +270,12 @@ describe('proposals and reads', () => {
   it('a leader that steps down fails its pending proposals with an unknown outcome', async () => {
     const storage = new ManualStorage();
     const { node, transport, ticker } = makeNode(1, [1, 2, 3], storage);
-    const completeAll = async (): Promise<void> => {
-      await storage.completeAll();
-    };
-    ticker.tick(2 * DEFAULT_CORE_CONFIG.electionTicks);
-    await completeAll();
-    transport.deliver({ type: 'VoteResponse', from: 2, to: 1, term: 1, pre: false, granted: true });
-    await completeAll();
+    await electNodeOne(ticker, transport, storage);
     assert.equal(node.status().role, 'leader');
     const pending = assert.rejects(node.propose(new Uint8Array([7])), (err: Error) => err instanceof UnknownOutcomeError);
-    await completeAll();
+    await storage.completeAll();
     transport.deliver({ type: 'HeartbeatRequest', from: 3, to: 1, term: 5, commit: 0, context: 0 });
-    await completeAll();
+    await storage.completeAll();
     await pending;
     await node.stop();
   });

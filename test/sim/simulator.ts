@@ -358,7 +358,7 @@ class Simulation {
 
   private partition(mode: PartitionMode): void {
     const { world, network, ids } = this;
-    const shuffled = [...ids].sort(() => 0).map((id) => ({ id, key: world.random.nextUint32() })).sort((a, b) => a.key - b.key).map((x) => x.id);
+    const shuffled = ids.map((id) => ({ id, key: world.random.nextUint32() })).sort((a, b) => a.key - b.key).map((x) => x.id);
     switch (mode) {
       case 'isolate-one': {
         const victim = shuffled[0]!;
