@@ -1,5 +1,6 @@
-import { assert } from '../errors.js';
-import type { Index } from './types.js';
+import { assert } from '../../errors.js';
+import type { Index } from '../types.js';
+import { Inflights } from './inflights.js';
 
 /**
  * The leader's view of one follower (etcd tracker.Progress).
@@ -28,13 +29,12 @@ export class Progress {
   lagging = false;
   /** Tick (of the leader's tick counter) of the last message from this follower. */
   lastContactTick = 0;
-  /** Last index of each append in flight, oldest first, with its bytes. */
-  private readonly inflightIndexes: Index[] = [];
-  private readonly inflightSizes: number[] = [];
-  private inflightBytes = 0;
+  /** Appends in flight in replicate state (the pipeline window). */
+  private readonly inflights: Inflights;
 
-  constructor(next: Index, private readonly inflightMax: number, private readonly inflightBytesMax: number) {
+  constructor(next: Index, inflightMax: number, inflightBytesMax: number) {
     this.next = next;
+    this.inflights = new Inflights(inflightMax, inflightBytesMax);
   }
 
   becomeProbe(): void {
@@ -43,7 +43,7 @@ export class Progress {
     this.state = 'probe';
     this.next = this.match + 1;
     this.probeSent = false;
-    this.clearInflights();
+    this.inflights.reset();
   }
 
   becomeReplicate(): void {
@@ -55,16 +55,14 @@ export class Progress {
   /** Whether the leader must hold back appends to this follower. */
   isPaused(): boolean {
     if (this.state === 'probe') return this.probeSent;
-    return this.inflightIndexes.length >= this.inflightMax || this.inflightBytes >= this.inflightBytesMax;
+    return this.inflights.full();
   }
 
   /** Records an append that was just sent whose last entry is `lastIndex`. */
   sentEntries(lastIndex: Index, bytes: number): void {
     if (this.state === 'replicate') {
       this.next = lastIndex + 1;
-      this.inflightIndexes.push(lastIndex);
-      this.inflightSizes.push(bytes);
-      this.inflightBytes += bytes;
+      this.inflights.add(lastIndex, bytes);
     } else {
       this.probeSent = true;
     }
@@ -76,15 +74,12 @@ export class Progress {
     this.probeSent = false;
     // Full by count or by bytes: either way nothing would be sent (etcd's
     // Inflights.Full covers both).
-    if (this.state === 'replicate' && this.isPaused() && this.inflightIndexes.length > 0) {
-      this.inflightIndexes.shift();
-      this.inflightBytes -= this.inflightSizes.shift()!;
-    }
+    if (this.state === 'replicate' && this.isPaused()) this.inflights.freeFirst();
   }
 
   /** A success response up to `index`. Returns whether match advanced. */
   maybeUpdate(index: Index): boolean {
-    this.freeInflightsTo(index);
+    this.inflights.freeTo(index);
     if (index <= this.match) return false;
     this.match = index;
     if (this.next <= index) this.next = index + 1;
@@ -110,20 +105,7 @@ export class Progress {
     return true;
   }
 
-  private freeInflightsTo(index: Index): void {
-    while (this.inflightIndexes.length > 0 && this.inflightIndexes[0]! <= index) {
-      this.inflightIndexes.shift();
-      this.inflightBytes -= this.inflightSizes.shift()!;
-    }
-  }
-
-  private clearInflights(): void {
-    this.inflightIndexes.length = 0;
-    this.inflightSizes.length = 0;
-    this.inflightBytes = 0;
-  }
-
   inflightCount(): number {
-    return this.inflightIndexes.length;
+    return this.inflights.size();
   }
 }

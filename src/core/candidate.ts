@@ -1,0 +1,68 @@
+import { handleAppend, handleHeartbeat, heardFromLeader } from './follower.js';
+import type { PeerMessage, VoteResponse } from './messages.js';
+import { voteOutcome } from './quorum.js';
+import type { Raft } from './raft.js';
+import type { NodeId } from './types.js';
+import { NO_NODE } from './types.js';
+
+/** A (pre-)candidate's handling of messages of its term (etcd stepCandidate). */
+export function stepCandidate(r: Raft, votes: Map<NodeId, boolean>, m: PeerMessage): void {
+  switch (m.type) {
+    case 'AppendRequest':
+      // Raft paper §5.2: a candidate that hears from a leader of its term steps down.
+      r.becomeFollower(r.term, NO_NODE, 'leader of this term exists');
+      heardFromLeader(r, m.from);
+      handleAppend(r, m);
+      break;
+    case 'HeartbeatRequest':
+      r.becomeFollower(r.term, NO_NODE, 'leader of this term exists');
+      heardFromLeader(r, m.from);
+      handleHeartbeat(r, m);
+      break;
+    case 'VoteResponse':
+      onVoteResponse(r, votes, m);
+      break;
+    default:
+      r.logger.debug({ from: m.from, type: m.type }, 'candidate ignored message');
+  }
+}
+
+function onVoteResponse(r: Raft, votes: Map<NodeId, boolean>, m: VoteResponse): void {
+  if (m.pre !== (r.role === 'pre-candidate')) return;
+  if (votes.has(m.from)) return;
+  votes.set(m.from, m.granted);
+  r.logger.debug({ from: m.from, granted: m.granted, pre: m.pre, term: m.term }, 'vote received');
+  const outcome = voteOutcome(r.config.voters, votes);
+  if (outcome === 'won') {
+    if (r.role === 'pre-candidate') campaign(r, false, false);
+    else r.becomeLeader();
+  } else if (outcome === 'lost') {
+    r.becomeFollower(r.term, NO_NODE, m.pre ? 'pre-vote lost' : 'election lost');
+  }
+}
+
+/** Followers and candidates: campaign when the randomized election timeout passes. */
+export function tickElection(r: Raft): void {
+  r.electionElapsed += 1;
+  if (r.electionElapsed < r.randomizedElectionTicks) return;
+  r.electionElapsed = 0;
+  r.logger.warn({ term: r.term, leader: r.leaderId, ticks: r.randomizedElectionTicks }, 'election timeout, campaigning');
+  r.hup();
+}
+
+/** Starts a PreVote round (thesis §9.6) or a real election (paper §5.2). */
+export function campaign(r: Raft, pre: boolean, transfer: boolean): void {
+  const votes = pre ? r.becomePreCandidate() : r.becomeCandidate();
+  const voteTerm = pre ? r.term + 1 : r.term;
+  votes.set(r.id, true);
+  if (voteOutcome(r.config.voters, votes) === 'won') {
+    // A single-node cluster wins at once.
+    if (pre) campaign(r, false, transfer);
+    else r.becomeLeader();
+    return;
+  }
+  const last = r.log.lastEntryId();
+  for (const peer of r.peers) {
+    r.send({ type: 'VoteRequest', from: r.id, to: peer, term: voteTerm, pre, lastLogIndex: last.index, lastLogTerm: last.term, transfer });
+  }
+}

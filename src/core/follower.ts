@@ -1,0 +1,64 @@
+import type { AppendRequest, HeartbeatRequest, PeerMessage } from './messages.js';
+import type { Raft } from './raft.js';
+import type { EntryId, Index, NodeId } from './types.js';
+import { campaign } from './candidate.js';
+
+/** A follower's handling of its leader's messages (etcd stepFollower). */
+export function stepFollower(r: Raft, m: PeerMessage): void {
+  switch (m.type) {
+    case 'AppendRequest':
+      heardFromLeader(r, m.from);
+      handleAppend(r, m);
+      break;
+    case 'HeartbeatRequest':
+      heardFromLeader(r, m.from);
+      handleHeartbeat(r, m);
+      break;
+    case 'TimeoutNow':
+      // The leader hands over leadership: campaign now, skipping PreVote, with a
+      // request that voters accept despite a live leader (thesis §3.10).
+      r.logger.info({ from: m.from, term: r.term }, 'leadership transfer requested, campaigning');
+      campaign(r, false, true);
+      break;
+    default:
+      r.logger.debug({ from: m.from, type: m.type }, 'follower ignored message');
+  }
+}
+
+/** Any message from the leader of our term resets the election timer. */
+export function heardFromLeader(r: Raft, leader: NodeId): void {
+  r.electionElapsed = 0;
+  if (r.leaderId !== leader) {
+    r.leaderId = leader;
+    r.logger.info({ leader, term: r.term }, 'following leader');
+  }
+}
+
+/** Raft paper §5.3, AppendEntries receiver implementation. */
+export function handleAppend(r: Raft, m: AppendRequest): void {
+  const reply = (success: boolean, index: Index, hint: EntryId = { index: 0, term: 0 }): void =>
+    r.send({ type: 'AppendResponse', from: r.id, to: m.from, term: r.term, success, index, hintIndex: hint.index, hintTerm: hint.term });
+  if (m.prevLogIndex < r.log.committed) {
+    // Everything up to our commit index is settled; a stale or duplicated append.
+    reply(true, r.log.committed);
+    return;
+  }
+  if (!r.log.matchTerm(m.prevLogIndex, m.prevLogTerm)) {
+    const hint = r.log.findConflictByTerm(Math.min(m.prevLogIndex, r.log.lastIndex()), m.prevLogTerm);
+    r.logger.debug({ from: m.from, index: m.prevLogIndex, logTerm: m.prevLogTerm, hintIndex: hint.index, hintTerm: hint.term }, 'append rejected');
+    reply(false, m.prevLogIndex, hint);
+    return;
+  }
+  const lastNew = m.entries.length === 0 ? m.prevLogIndex : r.log.appendFromLeader(m.entries);
+  r.log.commitTo(Math.min(m.commit, lastNew));
+  if (m.entries.length > 0) r.logger.debug({ from: m.from, index: lastNew, entries: m.entries.length }, 'append accepted');
+  reply(true, lastNew);
+}
+
+export function handleHeartbeat(r: Raft, m: HeartbeatRequest): void {
+  // The leader sends min(commit, what it knows we match), so our log matches the
+  // leader's up to that point.
+  r.log.commitTo(Math.min(m.commit, r.log.lastIndex()));
+  r.logger.debug({ from: m.from, term: m.term, commit: m.commit }, 'heartbeat received');
+  r.send({ type: 'HeartbeatResponse', from: r.id, to: m.from, term: r.term, context: m.context });
+}

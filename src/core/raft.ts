@@ -1,0 +1,258 @@
+import { assert } from '../errors.js';
+import { campaign, stepCandidate, tickElection } from './candidate.js';
+import type { CoreConfig } from './config.js';
+import { stepFollower } from './follower.js';
+import { Leader } from './leader.js';
+import type { CoreLogger } from './logger.js';
+import type { PeerMessage } from './messages.js';
+import type { Random } from './random.js';
+import type { RaftLog } from './raft-log.js';
+import type { ReadState, SoftState } from './ready.js';
+import type { HardState, NodeId, Role, Term } from './types.js';
+import { NO_NODE } from './types.js';
+import { handleVoteRequest } from './vote.js';
+
+/**
+ * What a node holds in each role. Candidate tallies exist only on candidates and the
+ * leader's replication state only on a leader, by type: becomeFollower drops both.
+ */
+export type RoleState =
+  | { readonly role: 'follower' }
+  | { readonly role: 'pre-candidate' | 'candidate'; readonly votes: Map<NodeId, boolean> }
+  | { readonly role: 'leader'; readonly leader: Leader };
+
+export interface RaftOptions {
+  readonly config: CoreConfig;
+  readonly random: Random;
+  readonly logger: CoreLogger;
+  readonly log: RaftLog;
+  readonly hardState: HardState;
+}
+
+/**
+ * The protocol state of one node (Raft paper Figure 2 plus the thesis's PreVote and
+ * CheckQuorum): the term rules every message passes, the role transitions, and the
+ * outbox. Role behaviour lives in follower.ts, candidate.ts, leader.ts and vote.ts,
+ * which read and change this state; RaftCore (raft-core.ts) is the public face that
+ * assembles Ready batches from it (etcd's raft and RawNode).
+ *
+ * Internal to src/core: its fields are public for the handlers, not for users.
+ */
+export class Raft {
+  readonly config: CoreConfig;
+  readonly random: Random;
+  readonly logger: CoreLogger;
+  readonly log: RaftLog;
+  /** Every other voter, in id order. */
+  readonly peers: readonly NodeId[];
+
+  term: Term;
+  vote: NodeId;
+  /** The leader of `term` as far as this node knows (NO_NODE when unknown). */
+  leaderId: NodeId = NO_NODE;
+  state: RoleState = { role: 'follower' };
+
+  /** Ticks since the last reset: leader contact (followers), campaign start
+   * (candidates), or the last CheckQuorum round (leaders). */
+  electionElapsed = 0;
+  heartbeatElapsed = 0;
+  /** Drawn from [electionTicks, 2 * electionTicks) at every reset (Raft paper §5.2). */
+  randomizedElectionTicks: number;
+  /** Ticks since start; used for contact ages only. */
+  tickCount = 0;
+
+  /** Messages and confirmed reads for the next Ready. */
+  messages: PeerMessage[] = [];
+  readStates: ReadState[] = [];
+
+  constructor(options: RaftOptions) {
+    this.config = options.config;
+    this.random = options.random;
+    this.logger = options.logger;
+    this.log = options.log;
+    this.peers = [...options.config.voters].filter((id) => id !== options.config.id).sort((a, b) => a - b);
+    this.term = options.hardState.term;
+    this.vote = options.hardState.vote;
+    this.randomizedElectionTicks = this.drawElectionTimeout();
+  }
+
+  get id(): NodeId {
+    return this.config.id;
+  }
+
+  get role(): Role {
+    return this.state.role;
+  }
+
+  /** The leader's state when this node leads, else undefined. */
+  leading(): Leader | undefined {
+    return this.state.role === 'leader' ? this.state.leader : undefined;
+  }
+
+  tick(): void {
+    this.tickCount += 1;
+    if (this.state.role === 'leader') this.state.leader.tick();
+    else tickElection(this);
+  }
+
+  /** A message from a member (already checked by RaftCore). */
+  step(m: PeerMessage): void {
+    if (m.term > this.term) {
+      if (!this.stepHigherTerm(m)) return;
+    } else if (m.term < this.term) {
+      this.stepLowerTerm(m);
+      return;
+    }
+    if (m.type === 'VoteRequest') {
+      handleVoteRequest(this, m);
+      return;
+    }
+    const state = this.state;
+    switch (state.role) {
+      case 'leader':
+        state.leader.step(m);
+        break;
+      case 'candidate':
+      case 'pre-candidate':
+        stepCandidate(this, state.votes, m);
+        break;
+      case 'follower':
+        stepFollower(this, m);
+        break;
+      default: {
+        const unreachable: never = state;
+        throw new Error(`unknown role ${JSON.stringify(unreachable)}`);
+      }
+    }
+  }
+
+  /**
+   * A message from a higher term (Raft paper §5.1: "If RPC request or response
+   * contains term T > currentTerm: set currentTerm = T, convert to follower"), with
+   * the thesis §9.6 exceptions. Returns false when the message must be dropped.
+   */
+  private stepHigherTerm(m: PeerMessage): boolean {
+    if (m.type === 'VoteRequest') {
+      // A node that hears from a live leader ignores (pre)votes: a partitioned node
+      // coming back must not depose a healthy leader (thesis §4.2.3, §9.6).
+      const inLease = this.config.checkQuorum && this.leaderId !== NO_NODE && this.electionElapsed < this.config.electionTicks;
+      if (inLease && !m.transfer) {
+        this.logger.info(
+          { candidate: m.from, term: m.term, pre: m.pre, leader: this.leaderId, reason: 'leader is alive' },
+          'vote refused',
+        );
+        return false;
+      }
+      // A PreVote never changes our term.
+      if (m.pre) return true;
+      this.becomeFollower(m.term, NO_NODE, 'vote request with a higher term');
+      return true;
+    }
+    // A granted PreVote response carries the term we would campaign in; it is not a
+    // reason to change ours.
+    if (m.type === 'VoteResponse' && m.pre && m.granted) return true;
+    // The leader, if this is one, is recorded when the message is handled below.
+    this.becomeFollower(m.term, NO_NODE, `message with a higher term (${m.type})`);
+    return true;
+  }
+
+  private stepLowerTerm(m: PeerMessage): void {
+    if ((this.config.checkQuorum || this.config.preVote) && (m.type === 'AppendRequest' || m.type === 'HeartbeatRequest')) {
+      // A stale leader that never hears a higher term would keep its followers'
+      // (pre)votes blocked forever; tell it our term so it steps down (etcd).
+      this.send({ type: 'AppendResponse', from: this.id, to: m.from, term: this.term, success: false, index: 0, hintIndex: 0, hintTerm: 0 });
+      return;
+    }
+    if (m.type === 'VoteRequest' && m.pre) {
+      this.send({ type: 'VoteResponse', from: this.id, to: m.from, term: this.term, pre: true, granted: false });
+      return;
+    }
+    this.logger.debug({ from: m.from, type: m.type, msgTerm: m.term, term: this.term }, 'ignored message from an older term');
+  }
+
+  /** Starts a campaign unless this node leads already (a local Campaign request). */
+  hup(): void {
+    campaign(this, this.config.preVote, false);
+  }
+
+  // ---------------------------------------------------------------- role changes
+
+  becomeFollower(term: Term, leader: NodeId, reason: string): void {
+    const previousRole = this.state.role;
+    if (term !== this.term) {
+      this.logger.info({ from: this.term, to: term, reason }, 'term changed');
+      this.term = term;
+      this.vote = NO_NODE;
+    }
+    // Dropping the leader's state drops its pending reads too: the core never answers
+    // them, and the driver fails them when it sees the role change (harmless).
+    this.state = { role: 'follower' };
+    this.leaderId = leader;
+    this.resetTimers();
+    if (previousRole !== 'follower') {
+      if (previousRole === 'leader') this.logger.info({ term, reason }, 'stepped down');
+      this.logger.info({ term, leader, previous: previousRole }, 'became follower');
+    }
+  }
+
+  becomePreCandidate(): Map<NodeId, boolean> {
+    assert(this.state.role !== 'leader', 'a leader cannot become a pre-candidate');
+    // PreVote changes neither term nor vote (thesis §9.6).
+    const votes = new Map<NodeId, boolean>();
+    this.state = { role: 'pre-candidate', votes };
+    this.leaderId = NO_NODE;
+    this.resetTimers();
+    this.logger.info({ term: this.term, campaignTerm: this.term + 1 }, 'became pre-candidate');
+    return votes;
+  }
+
+  becomeCandidate(): Map<NodeId, boolean> {
+    assert(this.state.role !== 'leader', 'a leader cannot become a candidate');
+    this.logger.info({ from: this.term, to: this.term + 1, reason: 'campaign' }, 'term changed');
+    this.term += 1;
+    this.vote = this.id;
+    const votes = new Map<NodeId, boolean>();
+    this.state = { role: 'candidate', votes };
+    this.leaderId = NO_NODE;
+    this.resetTimers();
+    this.logger.info({ term: this.term }, 'became candidate');
+    return votes;
+  }
+
+  becomeLeader(): void {
+    const state = this.state;
+    assert(state.role === 'candidate', `only a candidate can become leader, not a ${state.role}`);
+    const votes = [...state.votes].filter(([, granted]) => granted).map(([id]) => id).sort((a, b) => a - b);
+    this.leaderId = this.id;
+    this.resetTimers();
+    const leader = new Leader(this);
+    this.state = { role: 'leader', leader };
+    leader.takeOffice(votes);
+  }
+
+  resetTimers(): void {
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.randomizedElectionTicks = this.drawElectionTimeout();
+  }
+
+  private drawElectionTimeout(): number {
+    return this.config.electionTicks + this.random.nextInt(this.config.electionTicks);
+  }
+
+  send(message: PeerMessage): void {
+    this.messages.push(message);
+  }
+
+  isMember(id: NodeId): boolean {
+    return this.config.voters.includes(id);
+  }
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  softState(): SoftState {
+    return { role: this.state.role, leader: this.leaderId };
+  }
+}
