@@ -36,11 +36,11 @@ function print(options: GlobalOptions, json: unknown, text: string): void {
 }
 
 function statusTable(rows: readonly StatusRow[]): string {
-  const header = ['ID', 'ADDRESS', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'LAST', 'PID'];
+  const header = ['ID', 'ADDRESS', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'LAST', 'SNAPSHOT', 'FIRST', 'PID'];
   const lines = rows.map((row) =>
     'status' in row
-      ? [row.status.id, row.address, row.status.role, row.status.term, row.status.leader || '-', row.status.commit, row.status.applied, row.status.lastIndex, row.status.pid].map(String)
-      : ['?', row.address, `unreachable: ${row.error}`, '', '', '', '', '', ''],
+      ? [row.status.id, row.address, row.status.role, row.status.term, row.status.leader || '-', row.status.commit, row.status.applied, row.status.lastIndex, row.status.snapshotIndex, row.status.firstIndex, row.status.pid].map(String)
+      : ['?', row.address, `unreachable: ${row.error}`, '', '', '', '', '', '', '', ''],
   );
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((line) => line[i]!.length)));
   return [header, ...lines].map((line) => line.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
@@ -52,7 +52,7 @@ async function status(options: GlobalOptions): Promise<number> {
     const rows = await client.clusterStatus(Math.min(1000, parseIntegerOption('--timeout-ms', options.timeoutMs, 1, 3_600_000)));
     const json = rows.map((row) =>
       'status' in row
-        ? { id: row.status.id, address: row.address, role: row.status.role, term: row.status.term, leader: row.status.leader, commit: row.status.commit, applied: row.status.applied, lastIndex: row.status.lastIndex, pid: row.status.pid }
+        ? { id: row.status.id, address: row.address, role: row.status.role, term: row.status.term, leader: row.status.leader, commit: row.status.commit, applied: row.status.applied, lastIndex: row.status.lastIndex, snapshotIndex: row.status.snapshotIndex, firstIndex: row.status.firstIndex, pid: row.status.pid }
         : { address: row.address, error: row.error },
     );
     print(options, json, statusTable(rows));
@@ -103,7 +103,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     }
   };
 
-  program.command('status').description('one row per node: id, address, role, term, leader, commit, applied, last index')
+  program.command('status').description('one row per node: id, address, role, term, leader, commit, applied, last index, snapshot index, first index')
     .action(wrap(() => status(globals())));
   program.command('put <key> <value>').description('set key to value')
     .action(wrap((key, value) => runKv(globals(), async (client) => {

@@ -1,4 +1,4 @@
-import { handleAppend, handleHeartbeat, heardFromLeader } from './follower.js';
+import { handleAppend, handleHeartbeat, handleSnapshot, heardFromLeader } from './follower.js';
 import type { PeerMessage, VoteResponse } from './messages.js';
 import { voteOutcome } from './quorum.js';
 import type { Raft } from './raft.js';
@@ -18,6 +18,11 @@ export function stepCandidate(r: Raft, votes: Map<NodeId, boolean>, m: PeerMessa
       r.becomeFollower(r.term, NO_NODE, 'leader of this term exists');
       heardFromLeader(r, m.from);
       handleHeartbeat(r, m);
+      break;
+    case 'InstallSnapshot':
+      r.becomeFollower(r.term, NO_NODE, 'leader of this term exists');
+      heardFromLeader(r, m.from);
+      handleSnapshot(r, m);
       break;
     case 'VoteResponse':
       onVoteResponse(r, votes, m);

@@ -1,4 +1,4 @@
-import type { AppendRequest, HeartbeatRequest, PeerMessage } from './messages.js';
+import type { AppendRequest, HeartbeatRequest, InstallSnapshot, PeerMessage } from './messages.js';
 import type { Raft } from './raft.js';
 import type { EntryId, Index, NodeId } from './types.js';
 import { campaign } from './candidate.js';
@@ -13,6 +13,10 @@ export function stepFollower(r: Raft, m: PeerMessage): void {
     case 'HeartbeatRequest':
       heardFromLeader(r, m.from);
       handleHeartbeat(r, m);
+      break;
+    case 'InstallSnapshot':
+      heardFromLeader(r, m.from);
+      handleSnapshot(r, m);
       break;
     case 'TimeoutNow':
       // The leader hands over leadership: campaign now, skipping PreVote, with a
@@ -61,4 +65,34 @@ export function handleHeartbeat(r: Raft, m: HeartbeatRequest): void {
   r.log.commitTo(Math.min(m.commit, r.log.lastIndex()));
   r.logger.debug({ from: m.from, term: m.term, commit: m.commit }, 'heartbeat received');
   r.send({ type: 'HeartbeatResponse', from: r.id, to: m.from, term: r.term, context: m.context });
+}
+
+/**
+ * Raft paper §7, Figure 13 (InstallSnapshot receiver), as etcd applies it:
+ * - a snapshot at or below our commit index tells us nothing new: answer with the
+ *   commit index so the leader resumes from there;
+ * - if our log holds the snapshot's last entry (same index and term), the entries
+ *   after it are kept and only the commit index moves (step 6); the entries up to it
+ *   are applied from our own log, so the bytes are not needed;
+ * - otherwise the whole log is discarded and replaced by the snapshot (step 7),
+ *   which the driver makes durable and restores from before we answer.
+ */
+export function handleSnapshot(r: Raft, m: InstallSnapshot): void {
+  const snapshot = m.snapshot;
+  const reply = (index: number): void =>
+    r.send({ type: 'AppendResponse', from: r.id, to: m.from, term: r.term, success: true, index, hintIndex: 0, hintTerm: 0 });
+  if (snapshot.index <= r.log.committed) {
+    r.logger.info({ from: m.from, index: snapshot.index, commit: r.log.committed }, 'ignored snapshot at or below the commit index');
+    reply(r.log.committed);
+    return;
+  }
+  if (r.log.matchTerm(snapshot.index, snapshot.term)) {
+    r.log.commitTo(snapshot.index);
+    r.logger.info({ from: m.from, index: snapshot.index, lastIndex: r.log.lastIndex() }, 'snapshot matches the log: kept the entries after it');
+    reply(r.log.committed);
+    return;
+  }
+  r.logger.info({ from: m.from, index: snapshot.index, snapshotTerm: snapshot.term, lastIndex: r.log.lastIndex() }, 'installing snapshot: log replaced');
+  r.log.restore(snapshot);
+  reply(r.log.lastIndex());
 }

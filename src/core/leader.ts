@@ -64,6 +64,7 @@ export class Leader {
         break;
       case 'AppendRequest':
       case 'HeartbeatRequest':
+      case 'InstallSnapshot':
         // Election Safety (paper §5.2) forbids two leaders in one term.
         this.r.logger.error({ from: m.from, term: m.term, type: m.type }, 'second leader in the same term');
         break;
@@ -88,6 +89,13 @@ export class Leader {
     const wasProbe = progress.state === 'probe';
     if (progress.maybeUpdate(m.index)) {
       if (wasProbe) progress.becomeReplicate();
+      else if (progress.state === 'snapshot' && progress.match >= r.log.base().index) {
+        // The follower has the snapshot (or caught up by other means): what it needs
+        // next is in the log again (etcd: StateSnapshot with Match+1 >= firstIndex).
+        r.logger.info({ peer: m.from, index: progress.match }, 'follower acknowledged snapshot');
+        progress.becomeProbe();
+        progress.becomeReplicate();
+      }
       if (progress.lagging && progress.match >= r.log.lastIndex()) {
         progress.lagging = false;
         r.logger.info({ peer: m.from, index: progress.match }, 'follower caught up');
@@ -118,6 +126,23 @@ export class Leader {
     if (progress === undefined) return;
     if (progress.state === 'replicate') progress.becomeProbe();
     if (progress.match < this.r.log.lastIndex()) this.markLagging(peer, progress);
+  }
+
+  /**
+   * The driver's word on a snapshot transfer (etcd ReportSnapshot). Either way the
+   * follower is probed next; after a success the probe waits for the follower's own
+   * answer to the snapshot, after a failure for the next heartbeat answer, so a
+   * broken link is not hammered with snapshots.
+   */
+  onSnapshotReport(peer: NodeId, ok: boolean): void {
+    const progress = this.tracker.get(peer);
+    if (progress === undefined || progress.state !== 'snapshot') return;
+    const index = progress.pendingSnapshot;
+    if (ok) progress.becomeProbe();
+    else progress.abortSnapshot();
+    progress.probeSent = true;
+    if (ok) this.r.logger.info({ peer, index }, 'snapshot delivered');
+    else this.r.logger.warn({ peer, index }, 'snapshot transfer failed; will retry');
   }
 
   private markLagging(peer: NodeId, progress: Progress): void {

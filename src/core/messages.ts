@@ -1,4 +1,4 @@
-import type { Entry, Index, NodeId, Term } from './types.js';
+import type { Entry, Index, NodeId, SnapshotMeta, Term } from './types.js';
 
 /**
  * Messages between peers. Every one carries the sender, the addressee and the
@@ -72,6 +72,18 @@ export interface HeartbeatResponse extends Envelope {
   readonly context: number;
 }
 
+/**
+ * InstallSnapshot (Raft paper §7, Figure 13): the leader no longer holds the entries
+ * this follower needs, so it sends its newest snapshot instead. The message names the
+ * snapshot; the driver streams the bytes beside the message queue and steps the
+ * message into the follower's core only once they have all arrived and verified
+ * (etcd MsgSnap). The follower answers with an AppendResponse.
+ */
+export interface InstallSnapshot extends Envelope {
+  readonly type: 'InstallSnapshot';
+  readonly snapshot: SnapshotMeta;
+}
+
 /** Leadership transfer: the addressee should campaign at once (Raft thesis §3.10). */
 export interface TimeoutNow extends Envelope {
   readonly type: 'TimeoutNow';
@@ -84,6 +96,7 @@ export type PeerMessage =
   | AppendResponse
   | HeartbeatRequest
   | HeartbeatResponse
+  | InstallSnapshot
   | TimeoutNow;
 
 export type PeerMessageType = PeerMessage['type'];
@@ -95,6 +108,7 @@ export const PEER_MESSAGE_TYPES: readonly PeerMessageType[] = [
   'AppendResponse',
   'HeartbeatRequest',
   'HeartbeatResponse',
+  'InstallSnapshot',
   'TimeoutNow',
 ];
 
@@ -112,7 +126,10 @@ export type LocalInput =
   | { readonly type: 'Campaign' }
   | { readonly type: 'Propose'; readonly entries: readonly ProposedEntry[] }
   | { readonly type: 'ReadIndex'; readonly requestId: number }
-  | { readonly type: 'ReportUnreachable'; readonly peer: NodeId };
+  | { readonly type: 'ReportUnreachable'; readonly peer: NodeId }
+  /** The driver finished streaming a snapshot to `peer` (`ok`) or gave up on it: a
+   * failure, a timeout, a lost connection (etcd ReportSnapshot). */
+  | { readonly type: 'ReportSnapshot'; readonly peer: NodeId; readonly ok: boolean };
 
 export function isPeerMessage(input: PeerMessage | LocalInput): input is PeerMessage {
   return 'from' in input;

@@ -8,14 +8,19 @@ import type { Random } from './random.js';
 import { Raft } from './raft.js';
 import { RaftLog } from './raft-log.js';
 import type { Ready, SoftState } from './ready.js';
-import type { Entry, EntryId, HardState, Index, NodeId, Role, Term } from './types.js';
+import type { ClusterConfig, Entry, EntryId, HardState, Index, NodeId, Role, SnapshotMeta, Term } from './types.js';
 import { isHardStateEqual } from './types.js';
 /** What a node recovered from storage when it starts. */
 export interface CoreInitialState {
   readonly hardState: HardState;
-  /** Every entry in the log, contiguous from index 1. */
+  /** The log's compaction point (0/0, the default, for a log that starts at 1). */
+  readonly base?: EntryId;
+  /** The log after `base`, contiguous from base.index + 1. */
   readonly entries: readonly Entry[];
-  /** Highest index already applied to the state machine (0 for a fresh one). */
+  /** The newest durable snapshot, which the state machine was restored from. */
+  readonly snapshot?: SnapshotMeta;
+  /** Highest index already applied to the state machine (0 for a fresh one; the
+   * snapshot's index after a restore). */
   readonly applied: Index;
 }
 
@@ -35,7 +40,7 @@ export interface PeerStatus {
   readonly id: NodeId;
   readonly match: Index;
   readonly next: Index;
-  readonly state: 'probe' | 'replicate';
+  readonly state: 'probe' | 'replicate' | 'snapshot';
   /** Ticks since the leader last heard from this follower. */
   readonly ticksSinceContact: number;
 }
@@ -50,6 +55,10 @@ export interface CoreStatus {
   readonly applied: Index;
   readonly lastIndex: Index;
   readonly lastTerm: Term;
+  /** Index of the newest snapshot this node holds (0: none). */
+  readonly snapshotIndex: Index;
+  /** The first index still in the log (entries before it were compacted). */
+  readonly firstIndex: Index;
   /** Ticks since this node last heard from its leader (followers), or since it
    * became leader or candidate. */
   readonly electionElapsed: number;
@@ -74,14 +83,22 @@ export class RaftCore {
   private reportedSoftState: SoftState;
   private applied: Index;
   /** What the outstanding Ready handed out, acknowledged by advance(). */
-  private outstanding: { lastEntry: EntryId | undefined; hardState: HardState; applyingTo: Index } | undefined;
+  private outstanding:
+    | { lastEntry: EntryId | undefined; hardState: HardState; applyingTo: Index; snapshot: SnapshotMeta | undefined }
+    | undefined;
 
   constructor(deps: CoreDeps) {
     validateCoreConfig(deps.config);
-    const { hardState, entries, applied } = deps.initial;
-    const log = new RaftLog(entries, hardState.commit);
+    const { entries, applied, snapshot } = deps.initial;
+    const base = deps.initial.base ?? { index: 0, term: 0 };
+    // A snapshot holds only committed entries; the commit index recorded beside the
+    // log may lag it (a commit-only change is not written at once).
+    const hardState = { ...deps.initial.hardState, commit: Math.max(deps.initial.hardState.commit, snapshot?.index ?? 0) };
+    assert(snapshot === undefined || snapshot.index >= base.index, `snapshot ${snapshot?.index} is older than the log's base ${base.index}`);
+    const log = new RaftLog(entries, hardState.commit, base.index, base.term);
     assert(applied <= hardState.commit, `applied ${applied} beyond commit ${hardState.commit}`);
-    this.r = new Raft({ config: deps.config, random: deps.random, logger: deps.logger, log, hardState });
+    assert(applied >= base.index, `applied ${applied} is before the log's base ${base.index}: entries are missing`);
+    this.r = new Raft({ config: deps.config, random: deps.random, logger: deps.logger, log, hardState, snapshot });
     this.applied = applied;
     this.persistedHardState = hardState;
     this.reportedSoftState = this.r.softState();
@@ -123,6 +140,9 @@ export class RaftCore {
       case 'ReportUnreachable':
         leader?.onUnreachable(input.peer);
         return { ok: true };
+      case 'ReportSnapshot':
+        leader?.onSnapshotReport(input.peer, input.ok);
+        return { ok: true };
       default: {
         const unreachable: never = input;
         throw new Error(`unknown local input ${JSON.stringify(unreachable)}`);
@@ -141,6 +161,7 @@ export class RaftCore {
       r.messages.length > 0 ||
       r.readStates.length > 0 ||
       r.log.hasUnstable() ||
+      r.log.pendingSnapshot !== undefined ||
       r.log.committed > this.applied ||
       !isHardStateEqual(r.hardState(), this.persistedHardState) ||
       soft.role !== this.reportedSoftState.role ||
@@ -158,10 +179,13 @@ export class RaftCore {
     const entries = r.log.unstableEntries();
     const soft = r.softState();
     const softChanged = soft.role !== this.reportedSoftState.role || soft.leader !== this.reportedSoftState.leader;
-    const applyingTo = Math.min(r.log.committed, this.applied + COMMITTED_ENTRIES_PER_READY_MAX);
-    const committedEntries = applyingTo > this.applied ? r.log.slice(this.applied + 1, applyingTo + 1) : [];
+    // A snapshot to install comes before any entry after it can be applied.
+    const snapshot = r.log.pendingSnapshot;
+    const applyingTo = snapshot !== undefined ? snapshot.index : Math.min(r.log.committed, this.applied + COMMITTED_ENTRIES_PER_READY_MAX);
+    const committedEntries = snapshot === undefined && applyingTo > this.applied ? r.log.slice(this.applied + 1, applyingTo + 1) : [];
     const ready: Ready = {
       softState: softChanged ? soft : undefined,
+      snapshot,
       hardState: hardStateChanged ? hardState : undefined,
       entries,
       mustSync:
@@ -179,6 +203,7 @@ export class RaftCore {
       lastEntry: lastEntry === undefined ? undefined : { term: lastEntry.term, index: lastEntry.index },
       hardState,
       applyingTo,
+      snapshot,
     };
     return ready;
   }
@@ -189,6 +214,10 @@ export class RaftCore {
     assert(outstanding !== undefined, 'advance() without an outstanding Ready');
     this.outstanding = undefined;
     const r = this.r;
+    if (outstanding.snapshot !== undefined) {
+      r.log.snapshotStable(outstanding.snapshot);
+      if (r.snapshot === undefined || outstanding.snapshot.index > r.snapshot.index) r.snapshot = outstanding.snapshot;
+    }
     if (outstanding.lastEntry !== undefined) r.log.stableTo(outstanding.lastEntry);
     this.persistedHardState = outstanding.hardState;
     if (outstanding.applyingTo > this.applied) this.applied = outstanding.applyingTo;
@@ -217,9 +246,50 @@ export class RaftCore {
       applied: this.applied,
       lastIndex: r.log.lastIndex(),
       lastTerm: r.log.lastTerm(),
+      snapshotIndex: r.snapshot?.index ?? 0,
+      firstIndex: r.log.firstIndexHeld(),
       electionElapsed: r.electionElapsed,
       peers,
     };
+  }
+
+  /**
+   * The driver saved a snapshot of the state machine at `snapshot.index` durably.
+   * It becomes what this node sends to followers that need compacted entries, and
+   * the log may drop entries up to `compactTo` (the snapshot index less a trailing
+   * window for slow followers, etcd's SnapshotCatchUpEntries). Compaction never goes
+   * past what is applied and durable, nor past a snapshot being sent to a follower,
+   * whose entries after it that follower needs next. Returns the new compaction point
+   * for the driver to record in storage, or undefined when the log did not shrink.
+   */
+  snapshotSaved(snapshot: SnapshotMeta, compactTo: Index): EntryId | undefined {
+    const r = this.r;
+    if (r.snapshot === undefined || snapshot.index > r.snapshot.index) r.snapshot = snapshot;
+    let limit = Math.min(compactTo, snapshot.index, this.applied, r.log.stableIndex());
+    const leader = r.leading();
+    if (leader !== undefined) {
+      for (const peer of leader.tracker.peers()) {
+        const progress = leader.tracker.progressOf(peer);
+        if (progress.state === 'snapshot') limit = Math.min(limit, progress.pendingSnapshot);
+      }
+    }
+    if (!r.log.compact(limit)) return undefined;
+    return r.log.base();
+  }
+
+  /** The snapshot this follower accepted and the driver has yet to make durable. */
+  pendingSnapshot(): SnapshotMeta | undefined {
+    return this.r.log.pendingSnapshot;
+  }
+
+  /** The configuration in force, for snapshot metadata. */
+  clusterConfig(): ClusterConfig {
+    return this.r.clusterConfig();
+  }
+
+  /** The term of the entry at `index` if the log still knows it (its base included). */
+  termAt(index: Index): Term | undefined {
+    return this.r.log.term(index);
   }
 
   /** Read-only access to the log for the driver and tests. */

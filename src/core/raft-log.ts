@@ -1,24 +1,28 @@
 import { assert } from '../errors.js';
-import type { Entry, EntryId, Index, Term } from './types.js';
+import type { Entry, EntryId, Index, SnapshotMeta, Term } from './types.js';
 import { entryBytes } from './types.js';
 
 /**
- * The log as the core sees it: every entry since the last snapshot, in memory, so
- * the core never awaits storage (etcd raftLog = storage + unstable). Entries at or
- * after `unstableOffset` have been appended here but are not yet known to be
- * durable; the driver writes them from the next Ready and acknowledges them with
- * `stableTo`.
+ * The log as the core sees it: every entry after the compaction point (the base),
+ * in memory, so the core never awaits storage (etcd raftLog = storage + unstable).
+ * Entries at or after `unstableOffset` have been appended here but are not yet known
+ * to be durable; the driver writes them from the next Ready and acknowledges them
+ * with `stableTo`. A leader's snapshot accepted by a follower replaces the whole log
+ * and waits in `pendingSnapshot` until the driver has made it durable.
  *
- * Invariants: entries are contiguous from `firstIndex`; terms never decrease;
- * `committed <= lastIndex()`; committed entries are never truncated.
+ * Invariants: entries are contiguous from `firstIndex` = base + 1; terms never
+ * decrease; `base <= committed <= lastIndex()`; committed entries are never truncated.
  */
 export class RaftLog {
   private entries: Entry[];
   /** Index of entries[0]. */
   private firstIndex: Index;
-  /** Index and term of the entry just before firstIndex (0/0 for an empty log). */
-  private readonly baseIndex: Index;
-  private readonly baseTerm: Term;
+  /** Index and term of the entry just before firstIndex: the compaction point, or a
+   * snapshot installed here (0/0 for a log that never lost a prefix). */
+  private baseIndex: Index;
+  private baseTerm: Term;
+  /** A snapshot accepted from the leader that the driver has not yet made durable. */
+  pendingSnapshot: SnapshotMeta | undefined;
   /** First index that is not yet durable. */
   private unstableOffset: Index;
   /** Invariant: committed <= lastIndex(). Raft paper Figure 2 commitIndex. */
@@ -35,6 +39,16 @@ export class RaftLog {
     this.unstableOffset = this.lastIndex() + 1;
     assert(committed <= this.lastIndex(), `committed ${committed} beyond last index ${this.lastIndex()}`);
     this.committed = committed;
+  }
+
+  /** The compaction point: entries at or before it are in a snapshot, not here. */
+  base(): EntryId {
+    return { index: this.baseIndex, term: this.baseTerm };
+  }
+
+  /** The first index still held (base + 1; lastIndex() + 1 when the log is empty). */
+  firstIndexHeld(): Index {
+    return this.firstIndex;
   }
 
   lastIndex(): Index {
@@ -145,6 +159,44 @@ export class RaftLog {
     if (index <= this.committed) return false;
     assert(index <= this.lastIndex(), `commit ${index} beyond last index ${this.lastIndex()}`);
     this.committed = index;
+    return true;
+  }
+
+  /**
+   * Replaces the whole log with a leader's snapshot (Raft paper Figure 13, step 7:
+   * "discard the entire log"); the caller has checked that no entry of ours matches
+   * it. Everything up to its index counts as committed.
+   */
+  restore(snapshot: SnapshotMeta): void {
+    assert(snapshot.index > this.committed, `snapshot ${snapshot.index} is not beyond commit ${this.committed}`);
+    this.entries = [];
+    this.baseIndex = snapshot.index;
+    this.baseTerm = snapshot.term;
+    this.firstIndex = snapshot.index + 1;
+    this.unstableOffset = this.firstIndex;
+    this.committed = snapshot.index;
+    this.pendingSnapshot = snapshot;
+  }
+
+  /** The driver made the pending snapshot durable. */
+  snapshotStable(snapshot: SnapshotMeta): void {
+    if (this.pendingSnapshot !== undefined && this.pendingSnapshot.index === snapshot.index && this.pendingSnapshot.term === snapshot.term) {
+      this.pendingSnapshot = undefined;
+    }
+  }
+
+  /**
+   * Drops the entries up to `index`, which a durable snapshot covers (Raft paper §7).
+   * Only applied, durable entries go: the caller passes at most both.
+   */
+  compact(index: Index): boolean {
+    if (index <= this.baseIndex) return false;
+    assert(index <= this.stableIndex(), `compaction to ${index} beyond the durable log (${this.stableIndex()})`);
+    assert(index <= this.committed, `compaction to ${index} beyond commit ${this.committed}`);
+    this.baseTerm = this.term(index)!;
+    this.entries = this.entries.slice(index - this.firstIndex + 1);
+    this.baseIndex = index;
+    this.firstIndex = index + 1;
     return true;
   }
 

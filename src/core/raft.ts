@@ -8,7 +8,7 @@ import type { PeerMessage } from './messages.js';
 import type { Random } from './random.js';
 import type { RaftLog } from './raft-log.js';
 import type { ReadState, SoftState } from './ready.js';
-import type { HardState, NodeId, Role, Term } from './types.js';
+import type { ClusterConfig, HardState, NodeId, Role, SnapshotMeta, Term } from './types.js';
 import { NO_NODE } from './types.js';
 import { handleVoteRequest } from './vote.js';
 
@@ -27,6 +27,8 @@ export interface RaftOptions {
   readonly logger: CoreLogger;
   readonly log: RaftLog;
   readonly hardState: HardState;
+  /** The newest durable snapshot, if any. */
+  readonly snapshot: SnapshotMeta | undefined;
 }
 
 /**
@@ -51,6 +53,9 @@ export class Raft {
   /** The leader of `term` as far as this node knows (NO_NODE when unknown). */
   leaderId: NodeId = NO_NODE;
   state: RoleState = { role: 'follower' };
+  /** The newest snapshot this node holds durably: what a leader sends to a follower
+   * that needs compacted entries. */
+  snapshot: SnapshotMeta | undefined;
 
   /** Ticks since the last reset: leader contact (followers), campaign start
    * (candidates), or the last CheckQuorum round (leaders). */
@@ -73,6 +78,7 @@ export class Raft {
     this.peers = [...options.config.voters].filter((id) => id !== options.config.id).sort((a, b) => a - b);
     this.term = options.hardState.term;
     this.vote = options.hardState.vote;
+    this.snapshot = options.snapshot;
     this.randomizedElectionTicks = this.drawElectionTimeout();
   }
 
@@ -246,6 +252,11 @@ export class Raft {
 
   isMember(id: NodeId): boolean {
     return this.config.voters.includes(id);
+  }
+
+  /** The configuration in force (static membership for now). */
+  clusterConfig(): ClusterConfig {
+    return { voters: this.config.voters, learners: [] };
   }
 
   hardState(): HardState {

@@ -1,6 +1,6 @@
 import type { PeerMessage } from './messages.js';
 import type { PeerMessageType } from './messages.js';
-import type { Entry, HardState, Index, NodeId, Role } from './types.js';
+import type { Entry, HardState, Index, NodeId, Role, SnapshotMeta } from './types.js';
 
 /** A ReadIndex request that the leader has confirmed: it may be served once the
  * state machine has applied `index` (Raft thesis §6.4). */
@@ -25,6 +25,10 @@ export interface SoftState {
 export interface Ready {
   /** Present when role or leader changed since the last Ready. */
   readonly softState: SoftState | undefined;
+  /** A leader's snapshot this follower accepted (Figure 13): make it durable and
+   * restore the state machine from it before anything below; present at most once
+   * per snapshot. Its bytes are the ones the driver received with the message. */
+  readonly snapshot: SnapshotMeta | undefined;
   /** Present when term, vote or commit changed since the last Ready. */
   readonly hardState: HardState | undefined;
   /** Entries to append; the first may replace a suffix of what storage holds. */
@@ -37,11 +41,11 @@ export interface Ready {
   readonly readStates: readonly ReadState[];
 }
 
-/** Messages that promise nothing about this node's disk: a leader's appends and
- * heartbeats. Its term is durable since it voted for itself, and it counts its own
+/** Messages that promise nothing about this node's disk: a leader's appends,
+ * heartbeats and snapshots. Its term is durable since it voted for itself, and it counts its own
  * copy of new entries only once they are durable (advance), so it may send them while
  * its own write is still in flight (Raft thesis §10.2.1). */
-const SENDABLE_BEFORE_PERSIST: ReadonlySet<PeerMessageType> = new Set(['AppendRequest', 'HeartbeatRequest', 'TimeoutNow']);
+const SENDABLE_BEFORE_PERSIST: ReadonlySet<PeerMessageType> = new Set(['AppendRequest', 'HeartbeatRequest', 'InstallSnapshot', 'TimeoutNow']);
 
 export function canSendBeforePersist(message: PeerMessage): boolean {
   return SENDABLE_BEFORE_PERSIST.has(message.type);

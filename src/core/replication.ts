@@ -13,11 +13,13 @@ export function maybeSendAppend(r: Raft, tracker: ProgressTracker, peer: NodeId,
   const progress = tracker.progressOf(peer);
   if (progress.isPaused()) return false;
   const lastIndex = r.log.lastIndex();
-  const entries = progress.next <= lastIndex ? r.log.slice(progress.next, lastIndex + 1, r.config.appendBytesMax) : [];
-  if (entries.length === 0 && !sendIfEmpty) return false;
+  const held = progress.next >= r.log.firstIndexHeld();
+  const entries = held && progress.next <= lastIndex ? r.log.slice(progress.next, lastIndex + 1, r.config.appendBytesMax) : [];
+  if (held && entries.length === 0 && !sendIfEmpty) return false;
   const prevLogIndex = progress.next - 1;
   const prevLogTerm = r.log.term(prevLogIndex);
-  assert(prevLogTerm !== undefined, `no term for prevLogIndex ${prevLogIndex}`);
+  // The entries this follower needs were compacted into a snapshot (Raft paper §7).
+  if (prevLogTerm === undefined) return maybeSendSnapshot(r, tracker, peer);
   r.send({ type: 'AppendRequest', from: r.id, to: peer, term: r.term, prevLogIndex, prevLogTerm, entries, commit: r.log.committed });
   const last = entries[entries.length - 1];
   if (last !== undefined) {
@@ -28,6 +30,25 @@ export function maybeSendAppend(r: Raft, tracker: ProgressTracker, peer: NodeId,
   } else {
     progress.sentEntries(prevLogIndex, 0);
   }
+  return true;
+}
+
+/**
+ * Sends the newest snapshot to a follower that needs what the log no longer holds,
+ * and holds back appends until the transfer is settled. A follower not heard from
+ * lately is skipped: streaming megabytes into a dead link helps nobody (etcd).
+ */
+function maybeSendSnapshot(r: Raft, tracker: ProgressTracker, peer: NodeId): boolean {
+  const progress = tracker.progressOf(peer);
+  if (!progress.recentActive) {
+    r.logger.debug({ peer }, 'snapshot not sent: follower not recently active');
+    return false;
+  }
+  const snapshot = r.snapshot;
+  assert(snapshot !== undefined && snapshot.index >= r.log.base().index, `log compacted to ${r.log.base().index} without a snapshot covering it`);
+  r.send({ type: 'InstallSnapshot', from: r.id, to: peer, term: r.term, snapshot });
+  progress.becomeSnapshot(snapshot.index);
+  r.logger.info({ peer, index: snapshot.index, snapshotTerm: snapshot.term, match: progress.match }, 'sending snapshot');
   return true;
 }
 

@@ -40,6 +40,23 @@ export interface HardState {
   readonly commit: Index;
 }
 
+/** The members at some log index: who votes and who only receives the log. */
+export interface ClusterConfig {
+  readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+}
+
+/**
+ * What a snapshot stands for (Raft paper §7): the state machine after applying every
+ * entry up to `index`, whose entry had `term`, with the configuration in force there.
+ * The bytes themselves never enter the core; the driver stores and moves them.
+ */
+export interface SnapshotMeta {
+  readonly index: Index;
+  readonly term: Term;
+  readonly config: ClusterConfig;
+}
+
 export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
 
 export const EMPTY_HARD_STATE: HardState = { term: 0, vote: NO_NODE, commit: 0 };

@@ -4,7 +4,7 @@ import { EntryKind } from '../core/types.js';
 import type { KvOperation, KvResult } from '../protocol/client-messages.js';
 import type { KvCommand } from './kv-command.js';
 import { decodeKvCommand } from './kv-command.js';
-import type { StateMachine } from './state-machine.js';
+import type { StateMachine, StateMachineSnapshot } from './state-machine.js';
 
 /** Results remembered per client, so a retried write returns its first result. */
 interface Session {
@@ -101,9 +101,10 @@ export class KvStateMachine implements StateMachine<KvResult> {
     return this.data.size;
   }
 
-  snapshot(): Uint8Array {
+  snapshot(): StateMachineSnapshot {
     const sessions = [...this.sessions].map(([id, s]) => [id, s.firstUnackedSeq, s.lastAppliedIndex, [...s.results]]);
-    return msgpack.encode({ data: [...this.data], sessions });
+    const bytes = msgpack.encode({ data: [...this.data], sessions });
+    return { chunks: () => [bytes], release: () => undefined };
   }
 
   restore(snapshot: Uint8Array): void {

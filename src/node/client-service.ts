@@ -48,6 +48,8 @@ export class ClientService {
           commit: status.commit,
           applied: status.applied,
           lastIndex: status.lastIndex,
+          snapshotIndex: status.snapshotIndex,
+          firstIndex: status.firstIndex,
           pid: process.pid,
         },
       });

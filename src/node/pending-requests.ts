@@ -49,6 +49,16 @@ export class PendingProposals<T> {
     pending.waiter.reject(new UnknownOutcomeError(`entry ${index} was replaced by term ${term}'s entry`));
   }
 
+  /** A snapshot replaced the state machine up to `index`: results of proposals at or
+   * below it are unknown here (they may have been applied elsewhere). */
+  replacedUpTo(index: Index): void {
+    for (const [at, { waiter }] of this.waiting) {
+      if (at > index) continue;
+      this.waiting.delete(at);
+      waiter.reject(new UnknownOutcomeError(`entry ${at} was covered by an installed snapshot`));
+    }
+  }
+
   failAll(err: Error): void {
     for (const { waiter } of this.waiting.values()) waiter.reject(err);
     this.waiting.clear();

@@ -2,22 +2,30 @@ import type { NodeLogger } from '../core/logger.js';
 import type { CoreConfig } from '../core/config.js';
 import type { CoreInitialState, CoreStatus } from '../core/raft-core.js';
 import { RaftCore } from '../core/raft-core.js';
-import type { PeerMessage } from '../core/messages.js';
+import type { InstallSnapshot, PeerMessage } from '../core/messages.js';
 import type { Random } from '../core/random.js';
 import type { Ready } from '../core/ready.js';
 import { canSendBeforePersist } from '../core/ready.js';
-import type { Entry, HardState, Index } from '../core/types.js';
+import type { Entry, HardState, Index, SnapshotMeta } from '../core/types.js';
 import { EntryKind } from '../core/types.js';
 import type { StateMachine } from '../kv/state-machine.js';
 import type { LogStorage } from '../storage/log-storage.js';
 import type { Transport } from '../transport/tcp-transport.js';
 import { NotLeaderError, PendingProposals, PendingReads, UnknownOutcomeError } from './pending-requests.js';
+import { SerialQueue } from '../util/serial-queue.js';
+import type { SnapshotPolicy, SnapshotStorage } from './snapshot-storage.js';
+import { DEFAULT_SNAPSHOT_POLICY } from './snapshot-storage.js';
 import type { Ticker } from './ticker.js';
 
 export interface RaftNodeOptions<Result> {
   readonly config: CoreConfig;
   readonly initial: CoreInitialState;
   readonly storage: LogStorage;
+  /** Where snapshots are saved and read back for followers. */
+  readonly snapshots: SnapshotStorage;
+  /** When to snapshot and how much log to keep. Default: every 10,000 entries,
+   * keeping 5,000 behind. */
+  readonly snapshotPolicy?: SnapshotPolicy;
   readonly transport: Transport;
   readonly stateMachine: StateMachine<Result>;
   readonly ticker: Ticker;
@@ -31,6 +39,15 @@ export interface RaftNodeOptions<Result> {
   readonly summaryTicks?: number;
   /** Storage failed or an invariant broke: the node has stopped and must exit. */
   readonly onFatal: (err: Error) => void;
+  /** Milliseconds since some fixed point, for durations in logs (performance.now in
+   * production; the simulator passes its clock). */
+  readonly now?: () => number;
+}
+
+/** A snapshot received from a leader that the core accepted, until it is installed. */
+interface ReceivedSnapshot {
+  readonly message: InstallSnapshot;
+  readonly data: Uint8Array;
 }
 
 /**
@@ -59,6 +76,18 @@ export class RaftNode<Result> {
   private turnRunning = false;
   private stopped = false;
   private ticks = 0;
+  /** WAL appends and compactions, one at a time. */
+  private readonly storageQueue = new SerialQueue();
+  /** Snapshot saves (our own, and installs of a leader's), one at a time. */
+  private readonly snapshotQueue = new SerialQueue();
+  private readonly snapshotPolicy: SnapshotPolicy;
+  private readonly now: () => number;
+  /** Index of the newest snapshot taken or installed here. */
+  private snapshotIndex: Index;
+  private snapshotInProgress = false;
+  private received: ReceivedSnapshot | undefined;
+  /** The newest snapshot's bytes, kept while they are being sent to followers. */
+  private sendCache: { meta: SnapshotMeta; data: Promise<Uint8Array> } | undefined;
 
   constructor(private readonly options: RaftNodeOptions<Result>) {
     this.log = options.logger.child({ component: 'node' });
@@ -71,14 +100,21 @@ export class RaftNode<Result> {
     this.appliedIndex = options.initial.applied;
     this.schedule = options.schedule ?? ((fn) => setImmediate(fn));
     this.summaryTicks = options.summaryTicks ?? 100;
+    this.snapshotPolicy = options.snapshotPolicy ?? DEFAULT_SNAPSHOT_POLICY;
+    this.now = options.now ?? (() => performance.now());
+    this.snapshotIndex = options.initial.snapshot?.index ?? 0;
   }
 
   start(): void {
     this.options.transport.onMessage((message) => this.receive(message));
     this.options.transport.onUnreachable((peer) => this.stepLocal({ type: 'ReportUnreachable', peer }));
+    this.options.transport.onSnapshot((message, data) => this.receiveSnapshot(message, data));
     this.options.ticker.start(() => this.tick());
     const status = this.core.status();
-    this.log.info({ term: status.term, vote: status.vote, lastIndex: status.lastIndex, commit: status.commit }, 'raft node started');
+    this.log.info(
+      { term: status.term, vote: status.vote, lastIndex: status.lastIndex, commit: status.commit, snapshotIndex: status.snapshotIndex, firstIndex: status.firstIndex },
+      'raft node started',
+    );
     this.requestTurn();
   }
 
@@ -123,6 +159,21 @@ export class RaftNode<Result> {
     if (this.stopped) return;
     const result = this.core.step(message);
     if (!result.ok) this.log.warn({ from: message.from, to: message.to, type: message.type }, 'message from an unknown peer dropped');
+    this.requestTurn();
+  }
+
+  /** A leader's snapshot arrived whole; the core decides whether to install it. */
+  private receiveSnapshot(message: InstallSnapshot, data: Uint8Array): void {
+    if (this.stopped) return;
+    const result = this.core.step(message);
+    if (!result.ok) {
+      this.log.warn({ from: message.from, type: message.type }, 'message from an unknown peer dropped');
+      return;
+    }
+    const pending = this.core.pendingSnapshot();
+    if (pending !== undefined && pending.index === message.snapshot.index && pending.term === message.snapshot.term) {
+      this.received = { message, data };
+    }
     this.requestTurn();
   }
 
@@ -173,18 +224,106 @@ export class RaftNode<Result> {
     }
     const afterPersist: PeerMessage[] = [];
     for (const message of ready.messages) {
-      if (canSendBeforePersist(message)) this.options.transport.send(message);
+      if (message.type === 'InstallSnapshot') this.sendSnapshot(message);
+      else if (canSendBeforePersist(message)) this.options.transport.send(message);
       else afterPersist.push(message);
     }
+    if (ready.snapshot !== undefined) await this.installSnapshot(ready.snapshot);
     const hardState = this.hardStateToWrite(ready);
     if (ready.entries.length > 0 || hardState !== undefined) {
-      await this.options.storage.append(ready.entries, hardState, ready.mustSync);
+      await this.storageQueue.run(() => this.options.storage.append(ready.entries, hardState, ready.mustSync));
     }
     if (this.stopped) return;
     for (const message of afterPersist) this.options.transport.send(message);
     this.apply(ready.committedEntries);
     for (const read of ready.readStates) this.reads.confirmed(read.requestId, read.index, this.appliedIndex);
     this.core.advance();
+    this.maybeStartSnapshot();
+  }
+
+  /**
+   * Makes a leader's snapshot durable and restores the state machine from it, before
+   * the acknowledgement goes out: the snapshot file first, then the WAL's new base
+   * (which drops the log as the core did, Figure 13), so a crash between the two
+   * restarts from the snapshot and reconciles the WAL the same way.
+   */
+  private async installSnapshot(snapshot: SnapshotMeta): Promise<void> {
+    const received = this.received;
+    if (received === undefined || received.message.snapshot.index !== snapshot.index || received.message.snapshot.term !== snapshot.term) {
+      throw new Error(`the core accepted snapshot ${snapshot.index}/${snapshot.term} but its bytes are not here`);
+    }
+    this.received = undefined;
+    const started = this.now();
+    const { bytes } = await this.snapshotQueue.run(() => this.options.snapshots.save(snapshot, [received.data]));
+    await this.storageQueue.run(() => this.options.storage.compact({ index: snapshot.index, term: snapshot.term }));
+    this.options.stateMachine.restore(received.data);
+    this.appliedIndex = snapshot.index;
+    this.snapshotIndex = Math.max(this.snapshotIndex, snapshot.index);
+    this.proposals.replacedUpTo(snapshot.index);
+    this.log.info({ index: snapshot.index, term: snapshot.term, bytes, ms: Math.round(this.now() - started), from: received.message.from }, 'installed snapshot');
+  }
+
+  /** Streams the newest snapshot to a follower and reports the outcome to the core. */
+  private sendSnapshot(message: InstallSnapshot): void {
+    const meta = message.snapshot;
+    if (this.sendCache === undefined || this.sendCache.meta.index !== meta.index || this.sendCache.meta.term !== meta.term) {
+      this.sendCache = { meta, data: this.options.snapshots.read(meta) };
+    }
+    const started = this.now();
+    this.sendCache.data
+      .then((data) => this.options.transport.sendSnapshot(message, data).then(() => data.byteLength))
+      .then(
+        (bytes) => {
+          this.log.info({ peer: message.to, index: meta.index, bytes, ms: Math.round(this.now() - started) }, 'snapshot sent');
+          this.stepLocal({ type: 'ReportSnapshot', peer: message.to, ok: true });
+        },
+        (err: unknown) => {
+          this.log.warn({ peer: message.to, index: meta.index, err }, 'snapshot not delivered');
+          this.stepLocal({ type: 'ReportSnapshot', peer: message.to, ok: false });
+        },
+      );
+  }
+
+  /**
+   * Takes a snapshot once enough entries were applied since the last one. The state
+   * machine hands out an immutable view at once; serializing and writing it happen in
+   * the background while applying goes on, yielding to the event loop between chunks.
+   * Then the log is compacted, keeping a trailing window for slow followers.
+   */
+  private maybeStartSnapshot(): void {
+    if (this.snapshotInProgress || this.stopped) return;
+    if (this.appliedIndex - this.snapshotIndex < this.snapshotPolicy.entries) return;
+    const term = this.core.termAt(this.appliedIndex);
+    if (term === undefined) return;
+    const meta: SnapshotMeta = { index: this.appliedIndex, term, config: this.core.clusterConfig() };
+    const view = this.options.stateMachine.snapshot();
+    this.snapshotInProgress = true;
+    const started = this.now();
+    const yieldBetween = async function* (this: RaftNode<Result>): AsyncGenerator<Uint8Array> {
+      for (const chunk of view.chunks()) {
+        yield chunk;
+        await new Promise<void>((resolve) => this.schedule(resolve));
+      }
+    }.bind(this);
+    this.snapshotQueue
+      .run(() => this.options.snapshots.save(meta, yieldBetween()))
+      .then(async ({ bytes }) => {
+        view.release();
+        if (this.stopped) return;
+        this.snapshotIndex = Math.max(this.snapshotIndex, meta.index);
+        this.log.info({ index: meta.index, term: meta.term, bytes, ms: Math.round(this.now() - started) }, 'snapshot taken');
+        const base = this.core.snapshotSaved(meta, meta.index - this.snapshotPolicy.trailing);
+        if (base !== undefined) {
+          await this.storageQueue.run(() => this.options.storage.compact(base));
+          this.log.info({ firstIndex: base.index + 1, index: meta.index }, 'log compacted');
+        }
+        this.snapshotInProgress = false;
+        this.requestTurn();
+      })
+      .catch((err: unknown) => {
+        view.release();
+        this.fail(err as Error);
+      });
   }
 
   /**

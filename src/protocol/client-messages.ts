@@ -47,6 +47,10 @@ export interface NodeStatus {
   readonly commit: Index;
   readonly applied: Index;
   readonly lastIndex: Index;
+  /** Index of the node's newest snapshot (0: none). */
+  readonly snapshotIndex: Index;
+  /** The first index still in the node's log; entries before it are compacted. */
+  readonly firstIndex: Index;
   readonly pid: number;
 }
 

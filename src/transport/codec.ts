@@ -1,11 +1,12 @@
 import msgpack from 'msgpack-lite';
 
-import type { Entry, Index, NodeId, Role, Term } from '../core/types.js';
+import type { ClusterConfig, Entry, Index, NodeId, Role, SnapshotMeta, Term } from '../core/types.js';
 import type {
   AppendRequest,
   AppendResponse,
   HeartbeatRequest,
   HeartbeatResponse,
+  InstallSnapshot,
   PeerMessage,
   TimeoutNow,
   VoteRequest,
@@ -28,6 +29,8 @@ import type {
 import { CLIENT_REQUEST_TYPES, ERROR_CODES } from '../protocol/client-messages.js';
 import { FrameDecodeError } from '../errors.js';
 import { encodeFrame } from './frame.js';
+import type { SnapshotAck, SnapshotChunk, SnapshotWireMessage } from './snapshot-messages.js';
+import { SNAPSHOT_MESSAGE_TYPES } from './snapshot-messages.js';
 
 /**
  * The gateway between bytes and typed messages (STYLE.md D.4, etcd's `logSlice`):
@@ -36,7 +39,7 @@ import { encodeFrame } from './frame.js';
  */
 
 /** Everything that travels in a frame: peer traffic and the client protocol share a port. */
-export type WireMessage = PeerMessage | ClientRequest | ClientResponse;
+export type WireMessage = PeerMessage | ClientRequest | ClientResponse | SnapshotWireMessage;
 
 /**
  * No preset extensions: nothing on the wire turns into a Date, RegExp, Error or typed
@@ -68,6 +71,10 @@ export function isWirePeerMessage(message: WireMessage): message is PeerMessage 
   return (PEER_MESSAGE_TYPES as readonly string[]).includes(message.type);
 }
 
+export function isWireSnapshotMessage(message: WireMessage): message is SnapshotWireMessage {
+  return (SNAPSHOT_MESSAGE_TYPES as readonly string[]).includes(message.type);
+}
+
 export function isWireClientRequest(message: WireMessage): message is ClientRequest {
   return (CLIENT_REQUEST_TYPES as readonly string[]).includes(message.type);
 }
@@ -80,6 +87,7 @@ export function isWireClientRequest(message: WireMessage): message is ClientRequ
  * indexes (without presets), so entry payloads are re-viewed as Buffers (no copy).
  */
 function toWireShape(message: WireMessage): unknown {
+  if (message.type === 'SnapshotChunk') return { ...message, data: asBuffer(message.data) };
   if (message.type !== 'AppendRequest') return message;
   return { ...message, entries: message.entries.map(entryToWireShape) };
 }
@@ -317,6 +325,60 @@ function validateHeartbeatResponse(fields: Fields): HeartbeatResponse {
   return { type: 'HeartbeatResponse', ...envelope(fields), context: fields.count('context') };
 }
 
+function validateClusterConfig(fields: Fields): ClusterConfig {
+  const ids = (key: string): NodeId[] =>
+    fields.array(key).map((value, position) => {
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) fields.violated(`${key}[${position}]`, 'expected a positive safe integer');
+      return value;
+    });
+  const voters = ids('voters');
+  const learners = ids('learners');
+  if (new Set([...voters, ...learners]).size !== voters.length + learners.length) fields.violated('voters', 'a member is listed twice');
+  return { voters, learners };
+}
+
+function validateSnapshotMeta(fields: Fields): SnapshotMeta {
+  const index = fields.count('index');
+  const term = fields.count('term');
+  if (index === 0) fields.violated('index', 'a snapshot covers at least one entry');
+  return { index, term, config: validateClusterConfig(fields.map('config')) };
+}
+
+function validateInstallSnapshot(fields: Fields): InstallSnapshot {
+  return { type: 'InstallSnapshot', ...envelope(fields), snapshot: validateSnapshotMeta(fields.map('snapshot')) };
+}
+
+function validateSnapshotChunk(fields: Fields): SnapshotChunk {
+  const head = envelope(fields);
+  const offset = fields.count('offset');
+  const total = fields.count('total');
+  const data = fields.bytes('data');
+  if (offset + data.byteLength > total) fields.violated('data', `chunk [${offset}, ${offset + data.byteLength}) runs past total ${total}`);
+  const checksum = fields.count('checksum');
+  if (checksum > 0xffff_ffff) fields.violated('checksum', 'expected a 32-bit value');
+  return {
+    type: 'SnapshotChunk',
+    ...head,
+    snapshot: validateSnapshotMeta(fields.map('snapshot')),
+    transfer: fields.count('transfer'),
+    offset,
+    total,
+    checksum,
+    data,
+  };
+}
+
+function validateSnapshotAck(fields: Fields): SnapshotAck {
+  return {
+    type: 'SnapshotAck',
+    from: fields.nodeId('from'),
+    to: fields.nodeId('to'),
+    transfer: fields.count('transfer'),
+    ok: fields.boolean('ok'),
+    reason: fields.string('reason'),
+  };
+}
+
 function validateTimeoutNow(fields: Fields): TimeoutNow {
   return { type: 'TimeoutNow', ...envelope(fields) };
 }
@@ -373,6 +435,8 @@ function validateNodeStatus(fields: Fields): NodeStatus {
     commit: fields.count('commit'),
     applied: fields.count('applied'),
     lastIndex: fields.count('lastIndex'),
+    snapshotIndex: fields.count('snapshotIndex'),
+    firstIndex: fields.count('firstIndex'),
     pid: fields.count('pid'),
   };
 }
@@ -404,7 +468,10 @@ const VALIDATOR_TABLE = {
   AppendResponse: validateAppendResponse,
   HeartbeatRequest: validateHeartbeatRequest,
   HeartbeatResponse: validateHeartbeatResponse,
+  InstallSnapshot: validateInstallSnapshot,
   TimeoutNow: validateTimeoutNow,
+  SnapshotChunk: validateSnapshotChunk,
+  SnapshotAck: validateSnapshotAck,
   StatusRequest: validateStatusRequest,
   KvRequest: validateKvRequest,
   StatusResponse: validateStatusResponse,

@@ -8,6 +8,7 @@ import type { PeerAddress } from './address.js';
 import { formatAddress } from './address.js';
 import type { WireMessage } from './codec.js';
 import { decodeMessage, encodeFrameMessage, isWireClientRequest, isWirePeerMessage } from './codec.js';
+import type { SnapshotAck, SnapshotChunk } from './snapshot-messages.js';
 import { corkForThisTurn } from './cork.js';
 import { FRAME_BYTES_MAX_DEFAULT, FrameDecoder } from './frame.js';
 
@@ -15,6 +16,15 @@ export type PeerMessageHandler = (message: PeerMessage) => void;
 /** `reply` writes the response on the connection the request came from, if it is still
  * open; it never throws. */
 export type ClientRequestHandler = (request: ClientRequest, reply: (response: ClientResponse) => void) => void;
+
+/** One inbound snapshot connection, as the snapshot handler sees it. */
+export interface SnapshotConnection {
+  /** Writes the receiver's answer; never throws. */
+  reply(ack: SnapshotAck): void;
+  /** Ends the connection (after a refusal). */
+  close(): void;
+}
+export type SnapshotChunkHandler = (chunk: SnapshotChunk, connection: SnapshotConnection) => void;
 
 export interface TransportServerOptions {
   readonly host: string;
@@ -38,6 +48,8 @@ export class TransportServer {
   readonly #connections = new Set<net.Socket>();
   #peerMessageHandler: PeerMessageHandler | undefined;
   #clientRequestHandler: ClientRequestHandler | undefined;
+  #snapshotChunkHandler: SnapshotChunkHandler | undefined;
+  readonly #snapshotConnections = new WeakMap<net.Socket, SnapshotConnection>();
   #closing = false;
 
   constructor(options: TransportServerOptions) {
@@ -55,6 +67,11 @@ export class TransportServer {
   /** Registers the handler for client requests (replaces any earlier one). */
   onClientRequest(handler: ClientRequestHandler): void {
     this.#clientRequestHandler = handler;
+  }
+
+  /** Registers the handler for snapshot chunks (replaces any earlier one). */
+  onSnapshotChunk(handler: SnapshotChunkHandler): void {
+    this.#snapshotChunkHandler = handler;
   }
 
   /** Open inbound connections (peers and clients). */
@@ -123,7 +140,10 @@ export class TransportServer {
     try {
       for (const body of decoder.push(chunk)) {
         const message = decodeMessage(body);
-        if (!isWirePeerMessage(message) && !isWireClientRequest(message)) {
+        if (message.type === 'InstallSnapshot') {
+          throw new FrameDecodeError('message.type: InstallSnapshot travels as SnapshotChunk frames, never bare');
+        }
+        if (!isWirePeerMessage(message) && !isWireClientRequest(message) && message.type !== 'SnapshotChunk') {
           throw new FrameDecodeError(`message.type: ${message.type} is a response; a server only accepts requests`);
         }
         valid.push(message);
@@ -135,7 +155,13 @@ export class TransportServer {
   }
 
   #dispatch(socket: net.Socket, message: WireMessage): void {
-    if (isWirePeerMessage(message)) {
+    if (message.type === 'SnapshotChunk') {
+      if (this.#snapshotChunkHandler === undefined) {
+        socket.destroy();
+        return;
+      }
+      this.#snapshotChunkHandler(message, this.#snapshotConnection(socket));
+    } else if (isWirePeerMessage(message)) {
       if (this.#peerMessageHandler === undefined) {
         this.#log.debug({ type: message.type, from: message.from }, 'no peer message handler, dropped');
         return;
@@ -148,6 +174,21 @@ export class TransportServer {
       }
       this.#clientRequestHandler(message, (response) => this.#reply(socket, response));
     }
+  }
+
+  #snapshotConnection(socket: net.Socket): SnapshotConnection {
+    let connection = this.#snapshotConnections.get(socket);
+    if (connection === undefined) {
+      connection = {
+        reply: (ack) => {
+          if (socket.destroyed || !socket.writable) return;
+          socket.write(encodeFrameMessage(ack));
+        },
+        close: () => socket.destroy(),
+      };
+      this.#snapshotConnections.set(socket, connection);
+    }
+    return connection;
   }
 
   #reply(socket: net.Socket, response: ClientResponse): void {

@@ -1,10 +1,13 @@
 import type { Logger } from 'pino';
 
-import type { PeerMessage } from '../core/messages.js';
+import type { InstallSnapshot, PeerMessage } from '../core/messages.js';
 import type { NodeId } from '../core/types.js';
 import type { PeerAddress } from './address.js';
 import { PeerLink } from './peer-link.js';
-import type { ClientRequestHandler } from './server.js';
+import type { ClientRequestHandler, SnapshotConnection } from './server.js';
+import { SnapshotAssembler } from './snapshot-assembler.js';
+import type { SnapshotChunk } from './snapshot-messages.js';
+import { sendSnapshotOverTcp } from './snapshot-sender.js';
 import { TransportServer } from './server.js';
 
 /**
@@ -18,6 +21,14 @@ export interface Transport {
   onMessage(handler: (message: PeerMessage) => void): void;
   /** Called once per loss of a peer, not per reconnect attempt. */
   onUnreachable(handler: (peer: NodeId) => void): void;
+  /**
+   * Streams a snapshot's bytes to `message.to` beside the message queue. Resolves once
+   * the receiver has all of it, verified; rejects on any failure or timeout (the
+   * driver then reports the outcome to the core).
+   */
+  sendSnapshot(message: InstallSnapshot, data: Uint8Array): Promise<void>;
+  /** Called with each complete, verified snapshot addressed to this node. */
+  onSnapshot(handler: (message: InstallSnapshot, data: Uint8Array) => void): void;
   close(): Promise<void>;
 }
 
@@ -37,6 +48,8 @@ export interface TcpTransportOptions {
   /** Reconnect backoff, see PeerLinkOptions. */
   readonly backoffMsInitial?: number;
   readonly backoffMsMax?: number;
+  /** Largest snapshot accepted from a leader. Default 1 GiB. */
+  readonly snapshotBytesMax?: number;
 }
 
 const MISADDRESSED_SENDERS_MAX = 64;
@@ -51,6 +64,14 @@ export class TcpTransport implements Transport {
   readonly #misaddressedFrom = new Set<NodeId>();
   #messageHandler: ((message: PeerMessage) => void) | undefined;
   #unreachableHandler: ((peer: NodeId) => void) | undefined;
+  #snapshotHandler: ((message: InstallSnapshot, data: Uint8Array) => void) | undefined;
+  readonly #peers: ReadonlyMap<NodeId, PeerAddress>;
+  readonly #snapshotBytesMax: number;
+  /** One transfer being received per inbound snapshot connection. */
+  readonly #assemblies = new WeakMap<SnapshotConnection, SnapshotAssembler>();
+  /** Identifies our outbound transfers; starts at a random point so a restarted
+   * leader's attempts never look like its earlier ones. */
+  #transferSeq = Math.floor(Math.random() * 0x7fff_ffff);
 
   constructor(options: TcpTransportOptions) {
     this.#self = options.self;
@@ -62,6 +83,9 @@ export class TcpTransport implements Transport {
       frameBytesMax: options.frameBytesMax,
     });
     this.#server.onPeerMessage((message) => this.#receive(message));
+    this.#server.onSnapshotChunk((chunk, connection) => this.#receiveSnapshotChunk(chunk, connection));
+    this.#peers = options.peers;
+    this.#snapshotBytesMax = options.snapshotBytesMax ?? 1024 * 1024 * 1024;
     for (const [peer, address] of options.peers) {
       if (peer === options.self) continue;
       const link = new PeerLink({
@@ -102,6 +126,17 @@ export class TcpTransport implements Transport {
     this.#unreachableHandler = handler;
   }
 
+  sendSnapshot(message: InstallSnapshot, data: Uint8Array): Promise<void> {
+    const address = this.#peers.get(message.to);
+    if (address === undefined) return Promise.reject(new Error(`no address for node ${message.to}`));
+    this.#transferSeq = (this.#transferSeq + 1) % Number.MAX_SAFE_INTEGER;
+    return sendSnapshotOverTcp(address, message, data, { transfer: this.#transferSeq });
+  }
+
+  onSnapshot(handler: (message: InstallSnapshot, data: Uint8Array) => void): void {
+    this.#snapshotHandler = handler;
+  }
+
   /** Client requests arrive on the same port; see TransportServer.onClientRequest. */
   onClientRequest(handler: ClientRequestHandler): void {
     this.#server.onClientRequest(handler);
@@ -110,6 +145,38 @@ export class TcpTransport implements Transport {
   async close(): Promise<void> {
     const links = [...this.#links.values()].map((link) => link.close());
     await Promise.all([...links, this.#server.close()]);
+  }
+
+  #receiveSnapshotChunk(chunk: SnapshotChunk, connection: SnapshotConnection): void {
+    const refuse = (reason: string): void => {
+      this.#log.warn({ from: chunk.from, index: chunk.snapshot.index, reason }, 'snapshot refused');
+      connection.reply({ type: 'SnapshotAck', from: this.#self, to: chunk.from, transfer: chunk.transfer, ok: false, reason });
+      connection.close();
+    };
+    if (chunk.to !== this.#self) {
+      refuse(`addressed to node ${chunk.to}, this is node ${this.#self}`);
+      return;
+    }
+    let assembler = this.#assemblies.get(connection);
+    if (assembler === undefined) {
+      try {
+        assembler = new SnapshotAssembler(chunk, this.#snapshotBytesMax);
+      } catch (err) {
+        refuse((err as Error).message);
+        return;
+      }
+      this.#assemblies.set(connection, assembler);
+    }
+    const result = assembler.add(chunk);
+    if (result.status === 'incomplete') return;
+    if (result.status === 'invalid') {
+      refuse(result.reason);
+      return;
+    }
+    this.#assemblies.delete(connection);
+    connection.reply({ type: 'SnapshotAck', from: this.#self, to: chunk.from, transfer: chunk.transfer, ok: true, reason: '' });
+    const message: InstallSnapshot = { type: 'InstallSnapshot', from: chunk.from, to: chunk.to, term: chunk.term, snapshot: chunk.snapshot };
+    this.#snapshotHandler?.(message, result.data);
   }
 
   #receive(message: PeerMessage): void {

@@ -6,13 +6,16 @@ import type { PeerMessage } from '../../src/core/messages.js';
 import { RaftCore } from '../../src/core/raft-core.js';
 import { SeededRandom } from '../../src/core/random.js';
 import type { ReadState } from '../../src/core/ready.js';
-import type { Entry, HardState, NodeId } from '../../src/core/types.js';
+import type { Entry, EntryId, HardState, Index, NodeId, SnapshotMeta } from '../../src/core/types.js';
 import { EMPTY_HARD_STATE } from '../../src/core/types.js';
 
 /** What a node has made durable: survives restart() in these tests. */
 export interface Durable {
   hardState: HardState;
+  /** The log after `base` (0/0 unless compacted or replaced by a snapshot). */
   entries: Entry[];
+  base?: EntryId;
+  snapshot?: SnapshotMeta;
 }
 
 /**
@@ -33,6 +36,15 @@ export class CoreNetwork {
   private interceptor: ((message: PeerMessage) => PeerMessage | undefined) | undefined;
   /** Every message that was delivered, for assertions. */
   readonly delivered: PeerMessage[] = [];
+  /** The "state machine" a snapshot stands for: the entries applied up to it, by
+   * `index/term` (a snapshot of the same point is the same everywhere). */
+  private readonly snapshotStates = new Map<string, Entry[]>();
+  /** When false, InstallSnapshot deliveries are reported as failed to the sender. */
+  snapshotTransfersSucceed = true;
+  /** When true, InstallSnapshot messages are kept in `heldSnapshots` instead of being
+   * delivered: a transfer still in progress. */
+  holdSnapshots = false;
+  readonly heldSnapshots: PeerMessage[] = [];
 
   constructor(
     readonly ids: readonly NodeId[],
@@ -52,13 +64,19 @@ export class CoreNetwork {
 
   private start(id: NodeId): void {
     const disk = this.disks.get(id)!;
-    this.applied.set(id, []);
+    this.applied.set(id, disk.snapshot === undefined ? [] : [...this.snapshotState(disk.snapshot)]);
     this.reads.set(id, []);
     this.cores.set(
       id,
       new RaftCore({
         config: this.config(id),
-        initial: { hardState: disk.hardState, entries: [...disk.entries], applied: 0 },
+        initial: {
+          hardState: disk.hardState,
+          base: disk.base,
+          entries: [...disk.entries],
+          snapshot: disk.snapshot,
+          applied: disk.snapshot?.index ?? 0,
+        },
         random: new SeededRandom(this.seed * 1000 + id),
         logger: this.loggerFor(id),
       }),
@@ -115,8 +133,16 @@ export class CoreNetwork {
         any = true;
         const ready = core.ready();
         const disk = this.disks.get(id)!;
+        if (ready.snapshot !== undefined) {
+          // The core installs only a snapshot that conflicts with its log: the whole
+          // log goes (Figure 13), and the state machine becomes the snapshot's.
+          disk.snapshot = ready.snapshot;
+          disk.base = { index: ready.snapshot.index, term: ready.snapshot.term };
+          disk.entries = [];
+          this.applied.set(id, [...this.snapshotState(ready.snapshot)]);
+        }
         for (const entry of ready.entries) {
-          disk.entries.length = entry.index - 1;
+          disk.entries.length = entry.index - 1 - (disk.base?.index ?? 0);
           disk.entries.push(entry);
         }
         if (ready.hardState !== undefined) disk.hardState = ready.hardState;
@@ -142,11 +168,59 @@ export class CoreNetwork {
   }
 
   deliver(original: PeerMessage): void {
-    if (this.cut.has(`${original.from}-${original.to}`)) return;
+    const lost = (): void => {
+      // The driver reports a snapshot stream that failed (etcd ReportSnapshot).
+      if (original.type === 'InstallSnapshot') this.core(original.from).step({ type: 'ReportSnapshot', peer: original.to, ok: false });
+    };
+    if (this.cut.has(`${original.from}-${original.to}`)) return lost();
     const message = this.interceptor === undefined ? original : this.interceptor(original);
-    if (message === undefined) return;
+    if (message === undefined) return lost();
+    if (message.type === 'InstallSnapshot' && !this.snapshotTransfersSucceed) return lost();
+    if (message.type === 'InstallSnapshot' && this.holdSnapshots) {
+      this.heldSnapshots.push(message);
+      return;
+    }
     this.delivered.push(message);
     this.core(message.to).step(message);
+    if (message.type === 'InstallSnapshot') this.core(message.from).step({ type: 'ReportSnapshot', peer: message.to, ok: true });
+  }
+
+  /**
+   * What the driver does after saving a snapshot of node `id` at its applied index:
+   * the core may compact its log up to `trailing` entries behind it, and the disk
+   * follows. Returns the snapshot.
+   */
+  takeSnapshot(id: NodeId, trailing = 0): SnapshotMeta {
+    const core = this.core(id);
+    const applied = this.applied.get(id)!;
+    const index = core.status().applied;
+    const term = core.termAt(index)!;
+    const snapshot: SnapshotMeta = { index, term, config: core.clusterConfig() };
+    this.snapshotStates.set(`${index}/${term}`, applied.slice(0, index));
+    const base = core.snapshotSaved(snapshot, index - trailing);
+    const disk = this.disks.get(id)!;
+    disk.snapshot = snapshot;
+    if (base !== undefined) {
+      disk.entries = disk.entries.filter((e) => e.index > base.index);
+      disk.base = base;
+    }
+    return snapshot;
+  }
+
+  private snapshotState(snapshot: SnapshotMeta): readonly Entry[] {
+    const state = this.snapshotStates.get(`${snapshot.index}/${snapshot.term}`);
+    if (state === undefined) throw new Error(`no state recorded for snapshot ${snapshot.index}/${snapshot.term}`);
+    return state;
+  }
+
+  /** The commands node `id` has applied, as text, in order (its state machine). */
+  stateOf(id: NodeId): string[] {
+    return this.applied.get(id)!.filter((e) => e.data.byteLength > 0).map((e) => new TextDecoder().decode(e.data));
+  }
+
+  /** The first index node `id` still holds in memory. */
+  firstIndex(id: NodeId): Index {
+    return this.core(id).status().firstIndex;
   }
 
   /** Messages produced so far and not yet delivered (handles Readies first). */

@@ -26,6 +26,8 @@ const STATUS: NodeStatus = {
   commit: 3,
   applied: 3,
   lastIndex: 3,
+  snapshotIndex: 0,
+  firstIndex: 1,
   pid: process.pid,
 };
 

@@ -9,10 +9,13 @@ import { Inflights } from './inflights.js';
  *   a time and wait for its answer (or a heartbeat response) before the next.
  * - replicate: the follower is in sync; pipeline appends up to the inflight window,
  *   optimistically advancing `next`.
+ * - snapshot: the follower needs entries the leader compacted away; a snapshot at
+ *   `pendingSnapshot` is being streamed to it and nothing else is sent until the
+ *   driver reports the outcome or the follower acknowledges it (etcd StateSnapshot).
  *
  * Invariant: match < next.
  */
-export type ProgressState = 'probe' | 'replicate';
+export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 
 export class Progress {
   state: ProgressState = 'probe';
@@ -22,6 +25,8 @@ export class Progress {
   next: Index;
   /** In probe state: an append is outstanding; wait before sending another. */
   probeSent = false;
+  /** In snapshot state: the index of the snapshot being sent (0 otherwise). */
+  pendingSnapshot: Index = 0;
   /** Heard from since the last CheckQuorum round (thesis §6.2). */
   recentActive = false;
   /** Set when the follower was found behind (a rejection, or a long lag), cleared
@@ -39,21 +44,41 @@ export class Progress {
 
   becomeProbe(): void {
     // After a rejection or a lost connection we do not know the follower's log:
-    // restart from just after what it is known to store.
+    // restart from just after what it is known to store. After a snapshot was
+    // delivered, the follower holds at least the snapshot (etcd BecomeProbe).
+    const delivered = this.state === 'snapshot' ? this.pendingSnapshot : 0;
     this.state = 'probe';
-    this.next = this.match + 1;
+    this.next = Math.max(this.match + 1, delivered + 1);
+    this.pendingSnapshot = 0;
     this.probeSent = false;
     this.inflights.reset();
+  }
+
+  /** Starts sending the snapshot at `index`; appends wait until it is settled. */
+  becomeSnapshot(index: Index): void {
+    this.state = 'snapshot';
+    this.pendingSnapshot = index;
+    this.next = index + 1;
+    this.probeSent = false;
+    this.inflights.reset();
+  }
+
+  /** The snapshot transfer failed: probe again from what the follower is known to hold. */
+  abortSnapshot(): void {
+    this.pendingSnapshot = 0;
+    this.becomeProbe();
   }
 
   becomeReplicate(): void {
     this.state = 'replicate';
     this.next = this.match + 1;
+    this.pendingSnapshot = 0;
     this.probeSent = false;
   }
 
   /** Whether the leader must hold back appends to this follower. */
   isPaused(): boolean {
+    if (this.state === 'snapshot') return true;
     if (this.state === 'probe') return this.probeSent;
     return this.inflights.full();
   }
@@ -93,6 +118,9 @@ export class Progress {
    * stale rejection that must be ignored (etcd Progress.MaybeDecrTo).
    */
   maybeDecreaseTo(rejected: Index, hintIndex: Index): boolean {
+    // A rejection during a snapshot transfer answers an append sent before it; the
+    // snapshot's outcome decides where replication resumes.
+    if (this.state === 'snapshot') return false;
     if (this.state === 'replicate') {
       if (rejected <= this.match) return false;
       this.becomeProbe();
