@@ -41,7 +41,16 @@ export interface PlanOptions {
  * choice is drawn from `random`, so a seeded generator gives the same plan every time
  * (the simulator's determinism depends on it).
  */
-export function planPartition(mode: PartitionMode, ids: readonly NodeId[], random: Random, options: PlanOptions = {}): PartitionPlan {
+export function planPartition<M extends PartitionMode>(mode: M, ids: readonly NodeId[], random: Random, options: PlanOptions = {}): PlanOf<M> {
+  // The switch below returns the variant of `mode`; TypeScript cannot narrow a type
+  // parameter through it, hence the one cast.
+  return plan(mode, ids, random, options) as PlanOf<M>;
+}
+
+/** The plan variant of one mode. */
+export type PlanOf<M extends PartitionMode> = Extract<PartitionPlan, { readonly mode: M }>;
+
+function plan(mode: PartitionMode, ids: readonly NodeId[], random: Random, options: PlanOptions): PartitionPlan {
   if (ids.length < 2 || new Set(ids).size !== ids.length) throw new RangeError(`a partition needs at least two distinct nodes, got [${ids.join(',')}]`);
   if (options.victim !== undefined && !ids.includes(options.victim)) throw new RangeError(`victim ${options.victim} is not one of [${ids.join(',')}]`);
   const order = shuffle(ids, random);
