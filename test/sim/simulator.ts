@@ -17,7 +17,8 @@ import { Wal } from '../../src/storage/wal/wal.js';
 import type { Transport } from '../../src/transport/tcp-transport.js';
 import { checkAcknowledgedWritesVisible, checkLinearizability } from '../../src/check/index.js';
 import { SafetyChecker } from './checkers.js';
-import type { ClientEnvelope, SimHistoryEvent } from './sim-client.js';
+import type { SimHistoryEvent } from './sim-client.js';
+import type { ClientEnvelope } from './sim-connection.js';
 import { SimClient, SimHistory } from './sim-client.js';
 import { SimDisk } from './sim-disk.js';
 import { SimLogBuffer } from './sim-logger.js';
@@ -210,7 +211,9 @@ class Simulation {
     this.history = new SimHistory(this.world);
     this.logs = new SimLogBuffer(this.world, 200, settings.logLevel ?? (settings.verbose === true ? 'debug' : 'info'), settings.verbose === true);
     this.ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
-    this.addresses = new Map(this.ids.map((id) => [id, `n${id}`]));
+    // host:port like a real cluster's, for the real client; the client's simulated
+    // connections map them to node endpoints.
+    this.addresses = new Map(this.ids.map((id) => [id, `n${id}:7000`]));
     for (const id of this.ids) this.nodes.set(id, new SimNode(this, id));
   }
 
@@ -258,11 +261,12 @@ class Simulation {
     }
 
     const clients = Array.from({ length: this.options.clients }, (_, i) => new SimClient(this.world, this.network, `c${i + 1}`, this.history, {
-      nodeIds: this.ids,
+      addresses: this.addresses,
       keys: Array.from({ length: this.options.keys }, (_, k) => `k${k}`),
       attemptTimeoutMs: 400,
       deadlineMs: 3_000,
       thinkMsMax: 50,
+      onUnexpected: (reason) => this.fail(reason),
     }));
     for (const client of clients) void client.runWorkload();
     this.scheduleNemesis();
@@ -288,7 +292,7 @@ class Simulation {
   /** Reads every key once more after healing: the values the history must end with. */
   private async finalReads(): Promise<void> {
     const reader = new SimClient(this.world, this.network, 'final', this.history, {
-      nodeIds: this.ids, keys: [], attemptTimeoutMs: 400, deadlineMs: LIVENESS_MS, thinkMsMax: 0,
+      addresses: this.addresses, keys: [], attemptTimeoutMs: 400, deadlineMs: LIVENESS_MS, thinkMsMax: 0, onUnexpected: (reason) => this.fail(reason),
     });
     const finalValues = new Map<string, string | null>();
     for (let k = 0; k < this.options.keys; k += 1) {
