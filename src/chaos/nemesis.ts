@@ -268,7 +268,7 @@ export class Nemesis {
         const peers = plan.peers.join(',');
         return {
           kind,
-          detail: plan.direction === 'outbound' ? `${who} cannot send to ${peers} (it still hears them), ${mode}` : `${who} cannot hear ${peers} (they still hear it), ${mode}`,
+          detail: plan.direction === 'outbound' ? `${who} cannot send to ${peers} (the reverse direction still works), ${mode}` : `${who} cannot hear ${peers} (the reverse direction still works), ${mode}`,
           heal: this.healNetwork,
         };
       }
