@@ -1,6 +1,7 @@
 import { SeededRandom } from '../core/random.js';
 import type { CutMode } from './fault-proxy.js';
 import type { ChaosNetwork } from './network.js';
+import { describeCuts, planPartition } from './partition-plan.js';
 
 export const FAULT_KINDS = [
   'partition-leader',
@@ -222,67 +223,52 @@ export class Nemesis {
     switch (kind) {
       case 'partition-leader': {
         const { id, known } = await this.leaderOrRandom();
+        const plan = planPartition('isolate-one', ids, this.random, { victim: id });
         const others = ids.filter((other) => other !== id);
         const mode = this.cutMode();
-        const clientSides = Array.from({ length: groups }, () => (this.chance(30) ? 0 : 1));
-        network.partition([[id], others], (group) => clientSides[group]!, mode);
+        const withVictim = Array.from({ length: groups }, () => this.chance(30));
+        network.applyCuts(plan.cuts, mode, (group) => (withVictim[group]! ? id : others[0]!));
         return {
           kind,
-          detail: `${known ? 'leader' : 'node (no leader known)'} ${id} isolated from ${others.join(',')}, ${mode}; client groups with it: ${listGroups(clientSides, 0)}`,
+          detail: `${known ? 'leader' : 'node (no leader known)'} ${id} isolated from ${others.join(',')}, ${mode}; client groups with it: ${listGroups(withVictim)}`,
           heal: this.healNetwork,
         };
       }
       case 'partition-halves': {
-        const order = this.shuffled(ids);
-        const cut = Math.floor(ids.length / 2);
-        const halves = [order.slice(0, cut).sort(), order.slice(cut).sort()];
+        const plan = planPartition('random-halves', ids, this.random);
+        const [first, second] = plan.sides;
         const mode = this.cutMode();
-        const clientSides = Array.from({ length: groups }, () => this.random.nextInt(2));
-        network.partition(halves, (group) => clientSides[group]!, mode);
+        const withFirst = Array.from({ length: groups }, () => this.random.nextInt(2) === 0);
+        network.applyCuts(plan.cuts, mode, (group) => (withFirst[group]! ? first[0]! : second[0]!));
         return {
           kind,
-          detail: `{${halves[0]!.join(',')}} | {${halves[1]!.join(',')}}, ${mode}; client groups with the first: ${listGroups(clientSides, 0)}`,
+          detail: `{${first.join(',')}} | {${second.join(',')}}, ${mode}; client groups with the first: ${listGroups(withFirst)}`,
           heal: this.healNetwork,
         };
       }
       case 'partition-ring': {
-        // Each node hears its ring neighbours within distance `reach`: itself plus
-        // 2·reach nodes is a majority, yet no two nodes see the same majority.
-        const ring = this.shuffled(ids);
-        const n = ring.length;
-        const reach = Math.max(1, Math.ceil(Math.floor(n / 2) / 2));
-        const position = new Map(ring.map((id, index) => [id, index]));
-        const distance = (a: number, b: number): number => {
-          const d = Math.abs(position.get(a)! - position.get(b)!);
-          return Math.min(d, n - d);
-        };
+        // Every node keeps links both ways to a majority counting itself, yet no two
+        // nodes see the same majority (see planPartition's majority-ring).
+        const plan = planPartition('majority-ring', ids, this.random);
         const mode = this.cutMode();
-        for (const { from, to } of network.peerLinks()) if (distance(from, to) > reach) network.cutLink(from, to, mode);
-        const anchors: number[] = [];
-        for (let group = 0; group < groups; group += 1) {
-          const anchor = ring[this.random.nextInt(n)]!;
-          anchors.push(anchor);
-          for (const id of ids) if (distance(anchor, id) > reach) network.cutClient(group, id, mode);
-        }
+        const anchors = Array.from({ length: groups }, () => plan.ring[this.random.nextInt(plan.ring.length)]!);
+        network.applyCuts(plan.cuts, mode, (group) => anchors[group]!);
         return {
           kind,
-          detail: `ring ${ring.join('-')} reach ${reach}, ${mode}; client groups around ${anchors.join(',')}`,
+          detail: `ring ${plan.ring.join('-')} cutting ${describeCuts(plan.cuts)}, ${mode}; client groups around ${anchors.join(',')}`,
           heal: this.healNetwork,
         };
       }
       case 'partition-one-way': {
-        const { id, known } = this.chance(50) ? await this.leaderOrRandom() : { id: this.shuffled(ids)[0]!, known: false };
-        const outbound = this.chance(50);
+        const { id, known } = this.chance(50) ? await this.leaderOrRandom() : { id: undefined, known: false };
+        const plan = planPartition('one-way', ids, this.random, id === undefined ? {} : { victim: id });
         const mode = this.cutMode();
-        for (const other of ids) {
-          if (other === id) continue;
-          if (outbound) network.cutLink(id, other, mode);
-          else network.cutLink(other, id, mode);
-        }
-        const who = `${known ? 'leader ' : 'node '}${id}`;
+        network.applyCuts(plan.cuts, mode);
+        const who = `${known ? 'leader ' : 'node '}${plan.victim}`;
+        const peers = plan.peers.join(',');
         return {
           kind,
-          detail: outbound ? `${who} cannot send to the others (it still hears them), ${mode}` : `${who} cannot hear the others (they still hear it), ${mode}`,
+          detail: plan.direction === 'outbound' ? `${who} cannot send to ${peers} (the reverse direction still works), ${mode}` : `${who} cannot hear ${peers} (the reverse direction still works), ${mode}`,
           heal: this.healNetwork,
         };
       }
@@ -363,7 +349,7 @@ export class Nemesis {
   }
 }
 
-function listGroups(sides: readonly number[], side: number): string {
-  const groups = sides.flatMap((s, group) => (s === side ? [group] : []));
+function listGroups(chosen: readonly boolean[]): string {
+  const groups = chosen.flatMap((yes, group) => (yes ? [group] : []));
   return groups.length === 0 ? 'none' : groups.join(',');
 }

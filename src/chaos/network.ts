@@ -1,5 +1,7 @@
 import type { CutMode } from './fault-proxy.js';
 import { FaultProxy } from './fault-proxy.js';
+import type { DirectedLink } from './partition-plan.js';
+import { connectedTo } from './partition-plan.js';
 
 /**
  * Every proxy of a chaos run: one per directed peer link (node i dials node j at
@@ -105,19 +107,17 @@ export class ChaosNetwork {
   }
 
   /**
-   * Splits the nodes into components that only talk within themselves; each client
-   * group is put in the component `clientSide(group)` names (an index into
-   * `components`) and cut from every node outside it.
+   * Cuts every directed peer link in `cuts` (a partition plan's); then, if
+   * `clientAnchor` is given, places each client group next to node
+   * `clientAnchor(group)`: the group keeps only the nodes that node still reaches
+   * both ways.
    */
-  partition(components: readonly (readonly number[])[], clientSide: (group: number) => number, mode: CutMode): void {
-    const componentOf = new Map<number, number>();
-    components.forEach((members, index) => members.forEach((id) => componentOf.set(id, index)));
-    for (const { from, to } of this.peerLinks()) {
-      if (componentOf.get(from) !== componentOf.get(to)) this.cutLink(from, to, mode);
-    }
+  applyCuts(cuts: readonly DirectedLink[], mode: CutMode, clientAnchor?: (group: number) => number): void {
+    for (const { from, to } of cuts) this.cutLink(from, to, mode);
+    if (clientAnchor === undefined) return;
     for (let group = 0; group < this.groups; group += 1) {
-      const side = clientSide(group);
-      for (const id of this.ids) if (componentOf.get(id) !== side) this.cutClient(group, id, mode);
+      const reach = new Set(connectedTo(cuts, this.ids, clientAnchor(group)));
+      for (const id of this.ids) if (!reach.has(id)) this.cutClient(group, id, mode);
     }
   }
 

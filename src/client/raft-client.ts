@@ -3,7 +3,8 @@ import type { ClientResponse, KvOperation, KvResult, NodeStatus } from '../proto
 import { parseAddress } from '../transport/address.js';
 import { ConfigError } from '../errors.js';
 import type { RequestBody } from './connection.js';
-import { Connection } from './connection.js';
+import type { ClientConnection, ClientEnvironment } from './environment.js';
+import { TCP_ENVIRONMENT } from './environment.js';
 import { ClientTimeoutError, NoReachableNodeError, RequestRefusedError } from './errors.js';
 
 export interface ClientOptions {
@@ -18,6 +19,8 @@ export interface ClientOptions {
   readonly connectTimeoutMs?: number;
   /** The session id for at-most-once writes; default a random UUID. */
   readonly clientId?: string;
+  /** How to reach nodes and tell time; default TCP and the system clock. */
+  readonly environment?: ClientEnvironment;
 }
 
 export interface OperationOptions {
@@ -32,8 +35,6 @@ export interface ReadOptions extends OperationOptions {
 
 export type StatusRow = { readonly address: string; readonly status: NodeStatus } | { readonly address: string; readonly error: string };
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * The raft-ts client: finds the leader (following not-leader hints at once), retries
  * on timeouts and lost connections with the same (clientId, seq) so a write applies
@@ -45,7 +46,8 @@ export class RaftClient {
   private readonly deadlineMs: number;
   private readonly attemptTimeoutMs: number;
   private readonly connectTimeoutMs: number;
-  private readonly connections = new Map<string, Connection>();
+  private readonly environment: ClientEnvironment;
+  private readonly connections = new Map<string, ClientConnection>();
   private leaderAddress: string | undefined;
   private nextTarget = 0;
   private nextSeq = 1;
@@ -64,6 +66,7 @@ export class RaftClient {
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? 1_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 1_000;
     this.clientId = options.clientId ?? randomUUID();
+    this.environment = options.environment ?? TCP_ENVIRONMENT;
   }
 
   /** Sets `key` to `value`; resolves with the previous value (null if absent). */
@@ -131,16 +134,19 @@ export class RaftClient {
   /** Sends `body` until a definite answer or the deadline; the same body (and so the
    * same seq) every time. */
   private async execute(body: RequestBody, deadlineMs: number, anyNode: boolean): Promise<KvResult> {
-    const deadline = Date.now() + deadlineMs;
+    const environment = this.environment;
+    const now = (): number => environment.now();
+    const sleep = (ms: number): Promise<void> => environment.sleep(ms);
+    const deadline = now() + deadlineMs;
     let reachedAny = false;
     let lastProblem = 'no attempt made';
-    while (!this.closed && Date.now() < deadline) {
+    while (!this.closed && now() < deadline) {
       const address = this.target(anyNode);
       let response: ClientResponse;
       try {
         const connection = await this.connection(address);
         reachedAny = true;
-        response = await connection.request(body, Math.max(1, Math.min(this.attemptTimeoutMs, deadline - Date.now())));
+        response = await connection.request(body, Math.max(1, Math.min(this.attemptTimeoutMs, deadline - now())));
       } catch (err) {
         lastProblem = `${address}: ${describeError(err)}`;
         // A slow answer is no reason to drop the connection other requests share;
@@ -150,7 +156,7 @@ export class RaftClient {
         // A refused connection answers at once; without a pause the client would
         // spin between a dead leader and followers still naming it until the
         // election ends.
-        if (broken) await sleep(Math.min(10, Math.max(0, deadline - Date.now())));
+        if (broken) await sleep(Math.min(10, Math.max(0, deadline - now())));
         continue;
       }
       if (response.type === 'KvResponse') {
@@ -170,7 +176,7 @@ export class RaftClient {
       // No leader known (an election is running), an unknown outcome, or overload:
       // try another node after a short pause.
       this.forget(address, false);
-      await sleep(Math.min(20, Math.max(0, deadline - Date.now())));
+      await sleep(Math.min(20, Math.max(0, deadline - now())));
     }
     if (!reachedAny) throw new NoReachableNodeError(this.cluster);
     throw new ClientTimeoutError(`no definite answer within ${deadlineMs} ms (last: ${lastProblem})`);
@@ -216,10 +222,10 @@ export class RaftClient {
     this.connections.delete(address);
   }
 
-  private async connection(address: string): Promise<Connection> {
+  private async connection(address: string): Promise<ClientConnection> {
     let connection = this.connections.get(address);
     if (connection === undefined || connection.closed) {
-      connection = new Connection(address, this.connectTimeoutMs);
+      connection = this.environment.connect(address, this.connectTimeoutMs);
       this.connections.set(address, connection);
     }
     await connection.ready;

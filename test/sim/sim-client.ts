@@ -1,4 +1,7 @@
-import type { ClientRequest, ClientResponse, KvOperation, KvResult } from '../../src/protocol/client-messages.js';
+import { ClientTimeoutError, NoReachableNodeError, RequestRefusedError } from '../../src/client/errors.js';
+import { RaftClient } from '../../src/client/raft-client.js';
+import type { KvOperation } from '../../src/protocol/client-messages.js';
+import { SimClientEnvironment } from './sim-connection.js';
 import type { SimNetwork } from './sim-network.js';
 import type { SimWorld } from './sim-world.js';
 
@@ -14,17 +17,15 @@ export interface SimHistoryEvent {
   time: number;
 }
 
-/** What travels on a simulated node endpoint besides peer messages. */
-export type ClientEnvelope =
-  | { readonly kind: 'client-request'; readonly from: string; readonly request: ClientRequest }
-  | { readonly kind: 'client-response'; readonly response: ClientResponse };
-
 export interface SimClientOptions {
-  readonly nodeIds: readonly number[];
+  /** Where the client reaches each node: the same addresses the nodes hint with. */
+  readonly addresses: ReadonlyMap<number, string>;
   readonly keys: readonly string[];
   readonly attemptTimeoutMs: number;
   readonly deadlineMs: number;
   readonly thinkMsMax: number;
+  /** Called with an error the client library should never raise (a bug). */
+  readonly onUnexpected: (reason: string) => void;
 }
 
 /** Shared by all clients: the history and the process numbers. */
@@ -49,18 +50,15 @@ export class SimHistory {
 }
 
 /**
- * A simulated client speaking the real client protocol with the real client
- * library's retry rules (src/client/raft-client.ts): follow not-leader hints at once,
+ * A simulated client: a workload of random operations on the real RaftClient
+ * (src/client/raft-client.ts), whose retry logic (follow not-leader hints at once,
  * retry a timed-out or failed attempt elsewhere with the same (clientId, seq), give
- * up at the deadline with an unknown outcome, and continue as a new process.
+ * up at the deadline with an unknown outcome) runs on simulated connections and the
+ * simulated clock. After an unknown outcome it continues as a new process.
  */
 export class SimClient {
   private process: number;
-  private nextRequestId = 1;
-  private nextSeq = 1;
-  private leaderGuess: number | undefined;
-  private rotation = 0;
-  private readonly waiting = new Map<number, (response: ClientResponse) => void>();
+  private readonly client: RaftClient;
   private valueCounter = 0;
   private recentValues: string[] = [];
   stopping = false;
@@ -71,13 +69,20 @@ export class SimClient {
 
   constructor(
     private readonly world: SimWorld,
-    private readonly network: SimNetwork,
+    network: SimNetwork,
     readonly name: string,
     private readonly history: SimHistory,
     private readonly options: SimClientOptions,
   ) {
     this.process = history.newProcess();
-    network.register(name, (message) => this.receive(message as ClientEnvelope), () => true);
+    const endpointOf = new Map([...options.addresses].map(([id, address]) => [address, `n${id}`]));
+    this.client = new RaftClient({
+      cluster: [...options.addresses.values()],
+      clientId: name,
+      deadlineMs: options.deadlineMs,
+      attemptTimeoutMs: options.attemptTimeoutMs,
+      environment: new SimClientEnvironment(world, network, name, endpointOf),
+    });
   }
 
   /** Issues random operations until `stopping` is set. */
@@ -91,85 +96,50 @@ export class SimClient {
   }
 
   /** Performs one operation, recording invoke and completion; resolves with the
-   * outcome type. */
+   * outcome type. An error outside the client's contract goes to `onUnexpected` and
+   * completes the operation as unknown. */
   async perform(operation: KvOperation): Promise<SimHistoryEvent['type']> {
     this.busy = true;
-    const seq = operation.op === 'get' ? 0 : this.nextSeq++;
     const base = describe(operation);
     this.history.record({ process: this.process, type: 'invoke', ...base });
-    const result = await this.execute(operation, seq);
     let type: SimHistoryEvent['type'];
-    if (result === undefined) {
-      type = 'info';
-      this.history.record({ process: this.process, type, ...base });
-      this.process = this.history.newProcess();
-    } else if (result === 'refused') {
-      type = 'fail';
-      this.history.record({ process: this.process, type, ...base });
-    } else {
-      type = operation.op === 'cas' && !result.ok ? 'fail' : 'ok';
-      const outcome: Partial<SimHistoryEvent> = {};
-      if (operation.op === 'get') outcome.value = result.value;
-      if (operation.op === 'put' || operation.op === 'delete') outcome.previous = result.value;
-      this.history.record({ process: this.process, type, ...base, ...outcome });
-      if (result.value !== null) this.remember(result.value);
+    const outcome: Partial<SimHistoryEvent> = {};
+    try {
+      let value: string | null;
+      switch (operation.op) {
+        case 'get':
+          value = outcome.value = await this.client.get(operation.key);
+          type = 'ok';
+          break;
+        case 'put':
+          value = outcome.previous = await this.client.put(operation.key, operation.value);
+          type = 'ok';
+          break;
+        case 'delete':
+          value = outcome.previous = await this.client.delete(operation.key);
+          type = 'ok';
+          break;
+        case 'cas': {
+          const result = await this.client.cas(operation.key, operation.expect, operation.value);
+          value = result.value;
+          type = result.ok ? 'ok' : 'fail';
+          break;
+        }
+      }
+      if (value !== null) this.remember(value);
+    } catch (err) {
+      // A refusal never reached the log: fail. Except for a cas, where `fail` reads
+      // as "compared and did not match"; unknown is the sound record there.
+      type = err instanceof RequestRefusedError && operation.op !== 'cas' ? 'fail' : 'info';
+      if (!(err instanceof ClientTimeoutError || err instanceof NoReachableNodeError || err instanceof RequestRefusedError)) {
+        this.options.onUnexpected(`client ${this.name}: ${operation.op} ${operation.key}: ${String(err)}`);
+      }
     }
+    this.history.record({ process: this.process, type, ...base, ...outcome });
+    if (type === 'info') this.process = this.history.newProcess();
     this.completed += 1;
     this.busy = false;
     return type;
-  }
-
-  private async execute(operation: KvOperation, seq: number): Promise<KvResult | 'refused' | undefined> {
-    const deadline = this.world.now() + this.options.deadlineMs;
-    while (this.world.now() < deadline) {
-      const node = this.leaderGuess ?? this.options.nodeIds[this.rotation++ % this.options.nodeIds.length]!;
-      const requestId = this.nextRequestId++;
-      const request: ClientRequest = { type: 'KvRequest', requestId, operation, clientId: this.name, seq, firstUnackedSeq: seq, stale: false };
-      const response = await this.attempt(node, request, Math.min(this.options.attemptTimeoutMs, deadline - this.world.now()));
-      if (response === undefined) {
-        this.leaderGuess = undefined;
-        continue;
-      }
-      if (response.type === 'KvResponse') {
-        this.leaderGuess = node;
-        return response.result;
-      }
-      if (response.type !== 'ErrorResponse') continue;
-      if (response.code === 'TOO_LARGE' || response.code === 'BAD_REQUEST') return 'refused';
-      if (response.code === 'NOT_LEADER' && response.leader !== 0 && response.leader !== node) {
-        this.leaderGuess = response.leader;
-        continue;
-      }
-      this.leaderGuess = undefined;
-      await this.sleep(Math.max(0, Math.min(20, deadline - this.world.now())));
-    }
-    return undefined;
-  }
-
-  private attempt(node: number, request: ClientRequest, timeoutMs: number): Promise<ClientResponse | undefined> {
-    return new Promise((resolve) => {
-      let settled = false;
-      this.waiting.set(request.requestId, (response) => {
-        if (settled) return;
-        settled = true;
-        resolve(response);
-      });
-      this.network.send(this.name, `n${node}`, { kind: 'client-request', from: this.name, request } satisfies ClientEnvelope, `${this.name} ${request.type}`);
-      this.world.at(Math.max(1, timeoutMs), `${this.name} attempt timeout`, () => {
-        this.waiting.delete(request.requestId);
-        if (settled) return;
-        settled = true;
-        resolve(undefined);
-      });
-    });
-  }
-
-  private receive(envelope: ClientEnvelope): void {
-    if (envelope.kind !== 'client-response') return;
-    const waiter = this.waiting.get(envelope.response.requestId);
-    if (waiter === undefined) return;
-    this.waiting.delete(envelope.response.requestId);
-    waiter(envelope.response);
   }
 
   private sleep(ms: number): Promise<void> {

@@ -62,6 +62,18 @@ export class SimNetwork {
     }
   }
 
+  /** The incarnation of endpoint `name` while it is up, else undefined: a client
+   * connection belongs to the incarnation it was opened to. */
+  incarnationOf(name: string): number | undefined {
+    const endpoint = this.endpoints.get(name);
+    return endpoint !== undefined && endpoint.alive() ? endpoint.incarnation : undefined;
+  }
+
+  /** One message delay drawn from the options: how long a reset takes to arrive. */
+  drawDelay(): number {
+    return this.world.between(this.options.delayMsMin, this.options.delayMsMax);
+  }
+
   /** Cuts from→to (one way). */
   cut(from: string, to: string): void {
     this.blocked.add(`${from}>${to}`);

@@ -17,13 +17,16 @@ import { Wal } from '../../src/storage/wal/wal.js';
 import type { Transport } from '../../src/transport/tcp-transport.js';
 import { checkAcknowledgedWritesVisible, checkLinearizability } from '../../src/check/index.js';
 import { SafetyChecker } from './checkers.js';
-import type { ClientEnvelope, SimHistoryEvent } from './sim-client.js';
+import type { SimHistoryEvent } from './sim-client.js';
+import type { ClientEnvelope } from './sim-connection.js';
 import { SimClient, SimHistory } from './sim-client.js';
 import { SimDisk } from './sim-disk.js';
 import { SimLogBuffer } from './sim-logger.js';
 import { SimNetwork } from './sim-network.js';
 import { SimWorld } from './sim-world.js';
-import type { PartitionMode, SwarmOptions } from './swarm-options.js';
+import type { PartitionMode, PartitionPlan } from '../../src/chaos/partition-plan.js';
+import { connectedTo, describeCuts, planPartition } from '../../src/chaos/partition-plan.js';
+import type { SwarmOptions } from './swarm-options.js';
 import { describeOptions, swarmOptions } from './swarm-options.js';
 
 export interface SimulationSettings {
@@ -208,7 +211,9 @@ class Simulation {
     this.history = new SimHistory(this.world);
     this.logs = new SimLogBuffer(this.world, 200, settings.logLevel ?? (settings.verbose === true ? 'debug' : 'info'), settings.verbose === true);
     this.ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
-    this.addresses = new Map(this.ids.map((id) => [id, `n${id}`]));
+    // host:port like a real cluster's, for the real client; the client's simulated
+    // connections map them to node endpoints.
+    this.addresses = new Map(this.ids.map((id) => [id, `n${id}:7000`]));
     for (const id of this.ids) this.nodes.set(id, new SimNode(this, id));
   }
 
@@ -256,11 +261,12 @@ class Simulation {
     }
 
     const clients = Array.from({ length: this.options.clients }, (_, i) => new SimClient(this.world, this.network, `c${i + 1}`, this.history, {
-      nodeIds: this.ids,
+      addresses: this.addresses,
       keys: Array.from({ length: this.options.keys }, (_, k) => `k${k}`),
       attemptTimeoutMs: 400,
       deadlineMs: 3_000,
       thinkMsMax: 50,
+      onUnexpected: (reason) => this.fail(reason),
     }));
     for (const client of clients) void client.runWorkload();
     this.scheduleNemesis();
@@ -286,7 +292,7 @@ class Simulation {
   /** Reads every key once more after healing: the values the history must end with. */
   private async finalReads(): Promise<void> {
     const reader = new SimClient(this.world, this.network, 'final', this.history, {
-      nodeIds: this.ids, keys: [], attemptTimeoutMs: 400, deadlineMs: LIVENESS_MS, thinkMsMax: 0,
+      addresses: this.addresses, keys: [], attemptTimeoutMs: 400, deadlineMs: LIVENESS_MS, thinkMsMax: 0, onUnexpected: (reason) => this.fail(reason),
     });
     const finalValues = new Map<string, string | null>();
     for (let k = 0; k < this.options.keys; k += 1) {
@@ -356,59 +362,20 @@ class Simulation {
     }
   }
 
+  /** Cuts what the shared planner says, then places each client next to a random
+   * node: it reaches only the nodes that node reaches both ways. */
   private partition(mode: PartitionMode): void {
     const { world, network, ids } = this;
-    const shuffled = ids.map((id) => ({ id, key: world.random.nextUint32() })).sort((a, b) => a.key - b.key).map((x) => x.id);
-    switch (mode) {
-      case 'isolate-one': {
-        const victim = shuffled[0]!;
-        for (const other of ids) if (other !== victim) network.cutBoth(`n${victim}`, `n${other}`);
-        this.log().warn({ victim }, 'partition: isolate one');
-        break;
-      }
-      case 'random-halves': {
-        const size = 1 + world.random.nextInt(ids.length - 1);
-        const side = new Set(shuffled.slice(0, size));
-        for (const a of ids) for (const b of ids) if (side.has(a) && !side.has(b)) network.cutBoth(`n${a}`, `n${b}`);
-        // Clients land on one side or the other.
-        for (let c = 1; c <= this.options.clients; c += 1) {
-          const withSide = world.chance(0.5);
-          for (const id of ids) if (side.has(id) !== withSide) network.cutBoth(`c${c}`, `n${id}`);
-        }
-        this.log().warn({ side: [...side].sort() }, 'partition: random halves');
-        break;
-      }
-      case 'one-way': {
-        const cuts = 1 + world.random.nextInt(ids.length);
-        const pairs: string[] = [];
-        for (let i = 0; i < cuts; i += 1) {
-          const from = ids[world.random.nextInt(ids.length)]!;
-          const to = ids[world.random.nextInt(ids.length)]!;
-          if (from === to) continue;
-          network.cut(`n${from}`, `n${to}`);
-          pairs.push(`${from}>${to}`);
-        }
-        this.log().warn({ pairs }, 'partition: one-way links');
-        break;
-      }
-      case 'majority-ring': {
-        // Each node talks only to its ring neighbours: everyone sees a majority of
-        // a 3- or 5-node ring, but no two nodes see the same one.
-        const n = shuffled.length;
-        for (let i = 0; i < n; i += 1) {
-          for (let j = 0; j < n; j += 1) {
-            const distance = Math.min((i - j + n) % n, (j - i + n) % n);
-            if (distance > Math.floor(n / 4) + 1 && i !== j) network.cut(`n${shuffled[i]}`, `n${shuffled[j]}`);
-          }
-        }
-        this.log().warn({ ring: shuffled }, 'partition: majority ring');
-        break;
-      }
-      default: {
-        const unreachable: never = mode;
-        throw new Error(`unknown partition mode ${String(unreachable)}`);
+    const plan = planPartition(mode, ids, world.random);
+    for (const { from, to } of plan.cuts) network.cut(`n${from}`, `n${to}`);
+    if (mode !== 'one-way') {
+      for (let c = 1; c <= this.options.clients; c += 1) {
+        const anchor = ids[world.random.nextInt(ids.length)]!;
+        const reach = new Set(connectedTo(plan.cuts, ids, anchor));
+        for (const id of ids) if (!reach.has(id)) network.cutBoth(`c${c}`, `n${id}`);
       }
     }
+    this.log().warn({ ...layout(plan), cuts: describeCuts(plan.cuts) }, `partition: ${mode}`);
   }
 
   result(): SimulationResult {
@@ -427,6 +394,20 @@ class Simulation {
       logTail: this.logs.tail(),
       history: this.history.events,
     };
+  }
+}
+
+/** The layout of a plan, for the nemesis log line. */
+function layout(plan: PartitionPlan): Record<string, unknown> {
+  switch (plan.mode) {
+    case 'isolate-one':
+      return { victim: plan.victim };
+    case 'random-halves':
+      return { sides: plan.sides };
+    case 'one-way':
+      return { victim: plan.victim, direction: plan.direction, peers: plan.peers };
+    case 'majority-ring':
+      return { ring: plan.ring };
   }
 }
 

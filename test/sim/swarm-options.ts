@@ -1,7 +1,6 @@
+import type { PartitionMode } from '../../src/chaos/partition-plan.js';
+import { PARTITION_MODES } from '../../src/chaos/partition-plan.js';
 import { SeededRandom } from '../../src/core/random.js';
-
-export type PartitionMode = 'isolate-one' | 'random-halves' | 'one-way' | 'majority-ring';
-const PARTITION_MODES: readonly PartitionMode[] = ['isolate-one', 'random-halves', 'one-way', 'majority-ring'];
 
 /**
  * The mix of faults one seed runs with, drawn from the seed itself (TigerBeetle's

@@ -1,0 +1,35 @@
+import type { ClientResponse } from '../protocol/client-messages.js';
+import type { RequestBody } from './connection.js';
+import { Connection } from './connection.js';
+
+/** One connection to one node as the client uses it: pipelined requests, each
+ * answered, timed out (ClientTimeoutError) or failed with the connection
+ * (ConnectionLostError). */
+export interface ClientConnection {
+  /** Settles once: resolved when usable, rejected (ConnectionLostError) if never. */
+  readonly ready: Promise<void>;
+  /** True once the connection failed or was closed; the client then opens a new one. */
+  readonly closed: boolean;
+  request(body: RequestBody, timeoutMs: number): Promise<ClientResponse>;
+  /** Fails everything outstanding with ConnectionLostError. */
+  close(): void;
+}
+
+/**
+ * How a RaftClient reaches nodes and tells time. The default is TCP and the system
+ * clock; the deterministic simulator passes simulated connections and its own clock,
+ * so that it runs the client's real retry logic.
+ */
+export interface ClientEnvironment {
+  connect(address: string, connectTimeoutMs: number): ClientConnection;
+  /** Milliseconds on a clock that does not go back (deadlines are measured on it). */
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+/** TCP connections, Date.now and setTimeout. */
+export const TCP_ENVIRONMENT: ClientEnvironment = {
+  connect: (address, connectTimeoutMs) => new Connection(address, connectTimeoutMs),
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
