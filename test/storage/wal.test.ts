@@ -189,6 +189,10 @@ class FaultyFileSystem implements FileSystem {
     return this.inner.remove(file);
   }
 
+  rename(from: string, to: string): Promise<void> {
+    return this.inner.rename(from, to);
+  }
+
   syncDir(dir: string): Promise<void> {
     return this.inner.syncDir(dir);
   }

@@ -1,5 +1,5 @@
 import CRC32C from 'crc-32/crc32c.js';
-import type { Entry, EntryKind, HardState } from '../../core/types.js';
+import type { Entry, EntryId, EntryKind, HardState } from '../../core/types.js';
 
 /**
  * One WAL record: `[length u32 BE | crc32c u32 BE | type u8 | payload]`, where
@@ -15,10 +15,13 @@ export const RECORD_PAYLOAD_BYTES_MAX = 256 * 1024 * 1024;
 export const enum RecordType {
   Entry = 1,
   HardState = 2,
+  /** The log now starts after `base` (a compaction or an installed snapshot). */
+  Compaction = 3,
 }
 
 const ENTRY_FIXED_BYTES = 17;
 const HARD_STATE_BYTES = 24;
+const COMPACTION_BYTES = 17;
 
 // crc-32 (pure JavaScript, slice-by-16) rather than a native module: the native
 // one mapped about 15 MB into every node's resident memory for no measurable gain at
@@ -54,9 +57,25 @@ export function encodeHardStateRecord(state: HardState): Buffer {
   return frameRecord(RecordType.HardState, payload);
 }
 
+/**
+ * The compaction record: term f64 | index f64 | flags u8, where bit 0 says whether
+ * the entries after `base` were kept (the log held `base`) or all were dropped (it
+ * did not: Raft paper Figure 13). The outcome is written down rather than
+ * recomputed on replay because compaction then deletes the segment that held the
+ * entry at `base`, and a replay without it could not tell the two cases apart.
+ */
+export function encodeCompactionRecord(base: EntryId, keepsSuffix: boolean): Buffer {
+  const payload = Buffer.allocUnsafe(COMPACTION_BYTES);
+  payload.writeDoubleBE(base.term, 0);
+  payload.writeDoubleBE(base.index, 8);
+  payload.writeUInt8(keepsSuffix ? 1 : 0, 16);
+  return frameRecord(RecordType.Compaction, payload);
+}
+
 export type DecodedRecord =
   | { readonly kind: 'entry'; readonly entry: Entry; readonly bytes: number }
-  | { readonly kind: 'hard-state'; readonly hardState: HardState; readonly bytes: number };
+  | { readonly kind: 'hard-state'; readonly hardState: HardState; readonly bytes: number }
+  | { readonly kind: 'compaction'; readonly base: EntryId; readonly keepsSuffix: boolean; readonly bytes: number };
 
 /** Why a record could not be read at some offset. `torn` means the record runs past
  * the end of the data (a write cut short); `corrupt` means it is complete but wrong. */
@@ -93,6 +112,14 @@ export function decodeRecord(data: Buffer, offset: number): DecodedRecord | Reco
       return { kind: 'corrupt', reason: 'hard state fields out of range' };
     }
     return { kind: 'hard-state', hardState, bytes };
+  }
+  if (type === RecordType.Compaction && length === COMPACTION_BYTES) {
+    const base = { term: payload.readDoubleBE(0), index: payload.readDoubleBE(8) };
+    const flags = payload.readUInt8(16);
+    if (!isSafeNonNegative(base.term) || !isSafeNonNegative(base.index) || flags > 1) {
+      return { kind: 'corrupt', reason: 'compaction fields out of range' };
+    }
+    return { kind: 'compaction', base, keepsSuffix: flags === 1, bytes };
   }
   return { kind: 'corrupt', reason: `unknown record type ${type} of ${length} bytes` };
 }
