@@ -17,9 +17,11 @@ export interface LogStorage {
   /**
    * Durably records that the log now starts after `base` (Raft paper Figure 13): if
    * it holds the entry (base.index, base.term), the entries after it are kept;
-   * otherwise all are dropped. A base before the current one is a no-op.
+   * otherwise all are dropped. A base at or before the current one changes nothing.
+   * `hardState`, when given, is made durable together with the compaction (the
+   * commit index an installed snapshot implies).
    */
-  compact(base: EntryId): Promise<void>;
+  compact(base: EntryId, hardState?: HardState): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -44,7 +46,8 @@ export class MemoryStorage implements LogStorage {
     if (sync) this.syncs += 1;
   }
 
-  async compact(base: EntryId): Promise<void> {
+  async compact(base: EntryId, hardState?: HardState): Promise<void> {
+    if (hardState !== undefined) this.hardState = hardState;
     if (base.index < this.base.index || (base.index === this.base.index && base.term === this.base.term)) return;
     const held = base.index === this.base.index ? this.base.term : this.entries[base.index - this.base.index - 1]?.term;
     this.entries = held === base.term ? this.entries.slice(base.index - this.base.index) : [];

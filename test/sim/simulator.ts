@@ -170,8 +170,8 @@ class CheckedStorage implements LogStorage {
     await this.inner.append(entries, hardState, sync);
     if (entries.length > 0) this.onDurable(entries);
   }
-  compact(base: EntryId): Promise<void> {
-    return this.inner.compact(base);
+  compact(base: EntryId, hardState?: HardState): Promise<void> {
+    return this.inner.compact(base, hardState);
   }
   close(): Promise<void> {
     return this.inner.close();

@@ -101,6 +101,8 @@ async function expectCorrupt(dir: string, file: string, offset: number, mentions
 }
 
 const hs = (term: number, vote: number, commit: number): HardState => ({ term, vote, commit });
+/** A hand-made compaction record carrying an unremarkable hard state. */
+const compaction = (base: EntryId, keepsSuffix: boolean, state: HardState = hs(1, 1, 0)): Buffer => encodeCompactionRecord(base, keepsSuffix, state);
 const termOf = (i: number): number => (i <= 12 ? 1 : 2);
 
 describe('Wal compact', { timeout: TEST_TIMEOUT_MS }, () => {
@@ -166,6 +168,20 @@ describe('Wal compact', { timeout: TEST_TIMEOUT_MS }, () => {
         await wal.close();
       }
       expectContents(await reopen(dir), { index: 20, term: 3 }, [entry(21, 3)], hs(1, 1, 5));
+    });
+    await withTempDir(async (dir) => {
+      // With the hard state the install implies, written in the same record batch.
+      const { wal } = await Wal.open(new NodeFileSystem(), dir);
+      try {
+        await wal.append(range(1, 5, () => 1), hs(1, 1, 5), true);
+        await wal.compact({ index: 20, term: 3 }, hs(3, 2, 20));
+        const bytes = wal.diskBytes();
+        await wal.compact({ index: 20, term: 3 }, hs(3, 2, 20)); // the same base: only the hard state
+        assert.ok(wal.diskBytes() > bytes);
+      } finally {
+        await wal.close();
+      }
+      expectContents(await reopen(dir), { index: 20, term: 3 }, [], hs(3, 2, 20));
     });
     await withTempDir(async (dir) => {
       // The matching case, through a truncation: the log's entry 6 is the term-2 one.
@@ -244,8 +260,8 @@ describe('Wal compact', { timeout: TEST_TIMEOUT_MS }, () => {
     await withTempDir(async (dir) => {
       const written = range(1, 6, () => 1);
       const prefix = Buffer.concat([...written.map(encodeEntryRecord), encodeHardStateRecord(hs(1, 1, 6))]);
-      const record = Buffer.concat([encodeCompactionRecord({ index: 4, term: 1 }, true), encodeHardStateRecord(hs(1, 1, 6))]);
-      for (let cut = 1; cut < encodeCompactionRecord({ index: 4, term: 1 }, true).byteLength; cut += 1) {
+      const record = encodeCompactionRecord({ index: 4, term: 1 }, true, hs(2, 1, 6));
+      for (let cut = 1; cut < record.byteLength; cut += 1) {
         const trial = path.join(dir, `cut-${cut}`);
         await writeSegment(trial, 1, prefix, record.subarray(0, cut));
         const warnings: unknown[] = [];
@@ -264,7 +280,7 @@ describe('Wal compact under crashes (simulated disk)', { timeout: TEST_TIMEOUT_M
   // Commit stays below both bases: a snapshot never conflicts with committed entries.
   const state = hs(2, 2, 15);
 
-  async function trial(seed: number, crashAt: number, base: EntryId) {
+  async function trial(seed: number, crashAt: number, base: EntryId, hardState: HardState | undefined) {
     const disk = new CrashDisk(seed);
     const { wal } = await disk.run(Wal.open(disk.disk, DIR, options));
     for (let i = 0; i < written.length; i += 5) await disk.run(wal.append(written.slice(i, i + 5), undefined, false));
@@ -272,25 +288,26 @@ describe('Wal compact under crashes (simulated disk)', { timeout: TEST_TIMEOUT_M
     const fs = disk.crashing(crashAt);
     try {
       const { wal: crashing } = await disk.run(Wal.open(fs, DIR, options));
-      await disk.run(crashing.compact(base));
+      await disk.run(crashing.compact(base, hardState));
     } catch (err) {
       assert.ok(err instanceof CrashedError || err instanceof Error && err.cause instanceof CrashedError, `only the crash fails: ${String(err)}`);
     }
     return { disk, crashed: fs.crashed, steps: disk.steps };
   }
 
-  for (const [label, base, after] of [
-    ['keeping the suffix', { index: 20, term: 2 }, written.slice(20)],
-    ['dropping a conflicting log', { index: 20, term: 3 }, []],
+  for (const [label, base, after, hardState] of [
+    ['keeping the suffix', { index: 20, term: 2 }, written.slice(20), undefined],
+    ['dropping a conflicting log', { index: 20, term: 3 }, [], undefined],
+    ['installing a snapshot past the log, with its commit', { index: 45, term: 3 }, [], hs(3, 1, 45)],
   ] as const) {
     it(`${label}: a crash at every step replays to the state before or after, and the WAL goes on`, async () => {
-      const full = await trial(1, Number.MAX_SAFE_INTEGER, base);
+      const full = await trial(1, Number.MAX_SAFE_INTEGER, base, hardState);
       assert.equal(full.crashed, false);
       let sawBefore = 0;
       let sawAfter = 0;
       for (let crashAt = 0; crashAt <= full.steps; crashAt += 1) {
         for (let seed = 1; seed <= 5; seed += 1) {
-          const { disk, crashed } = await trial(seed * 7919 + crashAt, crashAt, base);
+          const { disk, crashed } = await trial(seed * 7919 + crashAt, crashAt, base, hardState);
           if (!crashed) disk.crash();
           const { wal, contents } = await disk.run(Wal.open(disk.disk, DIR, options));
           if (contents.base.index === 0) {
@@ -298,7 +315,7 @@ describe('Wal compact under crashes (simulated disk)', { timeout: TEST_TIMEOUT_M
             expectContents(contents, { index: 0, term: 0 }, written, state);
             sawBefore += 1;
           } else {
-            expectContents(contents, base, after, state);
+            expectContents(contents, base, after, hardState ?? state);
             sawAfter += 1;
           }
           // It goes on: compact again and append, then replay once more.
@@ -378,13 +395,13 @@ describe('Wal gaps and compaction records on replay', { timeout: TEST_TIMEOUT_MS
     await withTempDir(async (dir) => {
       // A compaction record that does not reach the gap leaves it unexplained.
       await writeSegment(dir, 1, e(1), e(2));
-      const file = await writeSegment(dir, 2, e(6), e(7), encodeCompactionRecord({ index: 3, term: 1 }, true));
+      const file = await writeSegment(dir, 2, e(6), e(7), compaction({ index: 3, term: 1 }, true));
       await expectCorrupt(dir, file, SEGMENT_MAGIC.byteLength, /entry 6 follows 2, leaving a gap/);
     });
     await withTempDir(async (dir) => {
       // A gap after a compaction record, with nothing after it to explain it.
-      const file = await writeSegment(dir, 1, encodeCompactionRecord({ index: 10, term: 1 }, true), e(11), e(13));
-      const offset = SEGMENT_MAGIC.byteLength + encodeCompactionRecord({ index: 10, term: 1 }, true).byteLength + e(11).byteLength;
+      const file = await writeSegment(dir, 1, compaction({ index: 10, term: 1 }, true), e(11), e(13));
+      const offset = SEGMENT_MAGIC.byteLength + compaction({ index: 10, term: 1 }, true).byteLength + e(11).byteLength;
       await expectCorrupt(dir, file, offset, /entry 13 follows 11/);
     });
   });
@@ -393,35 +410,35 @@ describe('Wal gaps and compaction records on replay', { timeout: TEST_TIMEOUT_MS
     await withTempDir(async (dir) => {
       // Segment 1 (entries 1..4) was deleted after the compaction at 6; segment 2 held
       // an older compaction record (at 2) and entries 7..8.
-      await writeSegment(dir, 2, encodeCompactionRecord({ index: 2, term: 1 }, true), e(7), e(8));
-      await writeSegment(dir, 3, encodeCompactionRecord({ index: 6, term: 1 }, true), encodeHardStateRecord(hs(1, 1, 8)), e(9));
+      await writeSegment(dir, 2, compaction({ index: 2, term: 1 }, true), e(7), e(8));
+      await writeSegment(dir, 3, compaction({ index: 6, term: 1 }, true), encodeHardStateRecord(hs(1, 1, 8)), e(9));
       expectContents(await reopen(dir), { index: 6, term: 1 }, [entry(7, 1), entry(8, 1), entry(9, 1)], hs(1, 1, 8));
     });
   });
 
   it('records that contradict a compaction are corruption', async () => {
     await withTempDir(async (dir) => {
-      const record = encodeCompactionRecord({ index: 3, term: 1 }, true);
+      const record = compaction({ index: 3, term: 1 }, true);
       const file = await writeSegment(dir, 1, e(1), e(2), e(3), e(4), record, e(2));
       const offset = SEGMENT_MAGIC.byteLength + 4 * e(1).byteLength + record.byteLength;
       await expectCorrupt(dir, file, offset, /entry 2 is at or before the compaction base 3/);
     });
     await withTempDir(async (dir) => {
-      const file = await writeSegment(dir, 1, e(1), e(2), e(3), encodeCompactionRecord({ index: 2, term: 5 }, true));
+      const file = await writeSegment(dir, 1, e(1), e(2), e(3), compaction({ index: 2, term: 5 }, true));
       await expectCorrupt(dir, file, SEGMENT_MAGIC.byteLength + 3 * e(1).byteLength, /holds term 1 there/);
     });
     await withTempDir(async (dir) => {
-      const file = await writeSegment(dir, 1, e(1), e(2), e(3), encodeCompactionRecord({ index: 2, term: 1 }, false));
+      const file = await writeSegment(dir, 1, e(1), e(2), e(3), compaction({ index: 2, term: 1 }, false));
       await expectCorrupt(dir, file, SEGMENT_MAGIC.byteLength + 3 * e(1).byteLength, /drops every entry/);
     });
     await withTempDir(async (dir) => {
-      const later = encodeCompactionRecord({ index: 5, term: 1 }, true);
-      const file = await writeSegment(dir, 1, later, encodeCompactionRecord({ index: 4, term: 1 }, true));
+      const later = compaction({ index: 5, term: 1 }, true);
+      const file = await writeSegment(dir, 1, later, compaction({ index: 4, term: 1 }, true));
       await expectCorrupt(dir, file, SEGMENT_MAGIC.byteLength + later.byteLength, /before the previous one/);
     });
     await withTempDir(async (dir) => {
       // The commit index must lie within base + entries.
-      await writeSegment(dir, 1, encodeCompactionRecord({ index: 5, term: 1 }, false), e(6), encodeHardStateRecord(hs(1, 1, 7)));
+      await writeSegment(dir, 1, compaction({ index: 5, term: 1 }, false), e(6), encodeHardStateRecord(hs(1, 1, 7)));
       await assert.rejects(Wal.open(new NodeFileSystem(), dir), (err: unknown) => err instanceof CorruptLogError && /commit index 7\b/.test(err.message));
     });
   });

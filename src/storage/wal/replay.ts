@@ -50,8 +50,11 @@ export class Replay {
         return undefined;
       case 'entry':
         return this.applyEntry(record.entry, at);
-      case 'compaction':
-        return this.applyCompaction(record.base, record.keepsSuffix);
+      case 'compaction': {
+        const problem = this.applyCompaction(record.base, record.keepsSuffix);
+        if (problem === undefined) this.hardState = record.hardState;
+        return problem;
+      }
     }
   }
 

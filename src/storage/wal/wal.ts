@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { CorruptLogError, StorageError } from '../../errors.js';
 import type { Entry, EntryId, HardState } from '../../core/types.js';
+import { EMPTY_HARD_STATE } from '../../core/types.js';
 import type { AppendHandle, FileSystem } from '../file-system.js';
 import type { LogStorage } from '../log-storage.js';
 import { LogTerms } from './log-terms.js';
@@ -225,29 +226,37 @@ export class Wal implements LogStorage {
    * it are kept and entries up to base.index are dropped; otherwise every entry is
    * dropped (a follower installing a leader's snapshot that conflicts with its log).
    * The outcome is part of the record, and replay applies it when it meets the record.
-   * Also rewrites the current hard state next to it (older copies may be deleted),
-   * then fsyncs, and only then deletes segments whose entries all lie at or before
+   * The record also carries the current hard state (older copies may be deleted),
+   * under the same checksum; then it is fsynced, and only then deletes segments whose entries all lie at or before
    * base.index, oldest first, each followed by a directory fsync so the survivors are
    * always a suffix (never the active one unless rolled). So a crash at any point
    * leaves a WAL that replays to the same or the previous state.
    *
-   * A base at or before the current one, with the same entry or an older index, is a no-op.
+   * `hardState`, when given, goes in the record instead of the current one, so it is
+   * durable atomically with the compaction: a follower installing a snapshot past its
+   * log records the commit index the snapshot implies (written apart, a crash between
+   * them could leave a commit index past the log, which replay refuses).
+   *
+   * A base at or before the current one (an older index, or the same entry) changes
+   * nothing; only a given `hardState` is then written, and synced.
    */
-  compact(base: EntryId): Promise<void> {
+  compact(base: EntryId, hardState?: HardState): Promise<void> {
     return this.serialize(async () => {
       if (this.failed !== undefined) throw this.failed;
       const current = this.log.compactedThrough;
-      if (base.index < current.index || (base.index === current.index && base.term === current.term)) return;
-      const keepsSuffix = this.log.keepsSuffix(base);
-      const records = [encodeCompactionRecord(base, keepsSuffix)];
-      if (this.hardState !== undefined) records.push(encodeHardStateRecord(this.hardState));
-      const batch = Buffer.concat(records);
+      const stale = base.index < current.index || (base.index === current.index && base.term === current.term);
+      if (stale && hardState === undefined) return;
+      const state = hardState ?? this.hardState ?? EMPTY_HARD_STATE;
+      const keepsSuffix = !stale && this.log.keepsSuffix(base);
+      const record = stale ? encodeHardStateRecord(state) : encodeCompactionRecord(base, keepsSuffix, state);
       await this.guard(async () => {
-        if (this.active.bytes >= this.compactRollBytes) await this.rollSegment();
-        await this.handle!.write(batch);
-        this.active.bytes += batch.byteLength;
+        if (!stale && this.active.bytes >= this.compactRollBytes) await this.rollSegment();
+        await this.handle!.write(record);
+        this.active.bytes += record.byteLength;
         await this.handle!.sync();
       });
+      this.hardState = state;
+      if (stale) return;
       this.log.compact(base, keepsSuffix);
       await this.guard(() => this.deleteSegmentsThrough(base.index));
     });
