@@ -227,10 +227,11 @@ export class Wal implements LogStorage {
    * dropped (a follower installing a leader's snapshot that conflicts with its log).
    * The outcome is part of the record, and replay applies it when it meets the record.
    * The record also carries the current hard state (older copies may be deleted),
-   * under the same checksum; then it is fsynced, and only then deletes segments whose entries all lie at or before
-   * base.index, oldest first, each followed by a directory fsync so the survivors are
-   * always a suffix (never the active one unless rolled). So a crash at any point
-   * leaves a WAL that replays to the same or the previous state.
+   * under the same checksum. It is fsynced, and only then are the segments whose
+   * entries all lie at or before base.index deleted, oldest first, each followed by a
+   * directory fsync so the survivors are always a suffix (never the active one; it is
+   * rolled first when past compactRollBytes, so a later compaction can delete it). So
+   * a crash at any point leaves a WAL that replays to the same or the previous state.
    *
    * `hardState`, when given, goes in the record instead of the current one, so it is
    * durable atomically with the compaction: a follower installing a snapshot past its
