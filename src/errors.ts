@@ -38,6 +38,17 @@ export class CorruptLogError extends RaftError {
   }
 }
 
+/**
+ * A snapshot file does not verify (bad header, footer or data checksum). `file` and
+ * `offset` say where, so an operator can inspect or move it; the node refuses to
+ * start on it unless the log still holds everything the snapshot held.
+ */
+export class CorruptSnapshotError extends RaftError {
+  constructor(readonly file: string, readonly offset: number, reason: string, options?: ErrorOptions) {
+    super('RAFT_CORRUPT_SNAPSHOT', `snapshot ${file} is corrupt at offset ${offset} (${reason})`, options);
+  }
+}
+
 /** A write or fsync failed: nothing that depended on it may be acknowledged. */
 export class StorageError extends RaftError {
   constructor(message: string, options?: ErrorOptions) {

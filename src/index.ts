@@ -13,4 +13,4 @@ export { KvStateMachine } from './kv/kv-state-machine.js';
 export * from './storage/index.js';
 export { TcpTransport } from './transport/tcp-transport.js';
 export type { Transport } from './transport/tcp-transport.js';
-export { RaftError, ConfigError, CorruptLogError, StorageError, InvariantError } from './errors.js';
+export { RaftError, ConfigError, CorruptLogError, CorruptSnapshotError, StorageError, InvariantError } from './errors.js';

@@ -22,7 +22,13 @@ export interface FileSystem {
   /** Opens for appending, creating the file when absent. */
   openAppend(file: string): Promise<AppendHandle>;
   truncate(file: string, bytes: number): Promise<void>;
+  /** Removes the file; no error when it does not exist. Durable only after syncDir. */
   remove(file: string): Promise<void>;
+  /**
+   * Renames `from` to `to` in one step, replacing any file at `to` (POSIX rename(2)):
+   * a reader sees either the old `to` or the whole new one. Durable only after syncDir.
+   */
+  rename(from: string, to: string): Promise<void>;
   /** Makes the directory entry changes (create, rename, remove) durable. */
   syncDir(dir: string): Promise<void>;
 }
@@ -66,6 +72,10 @@ export class NodeFileSystem implements FileSystem {
 
   async remove(file: string): Promise<void> {
     await fs.rm(file, { force: true });
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    await fs.rename(from, to);
   }
 
   async syncDir(dir: string): Promise<void> {

@@ -48,6 +48,7 @@ class ManualStorage implements LogStorage {
   append(entries: readonly Entry[], hardState: HardState | undefined, sync: boolean): Promise<void> {
     return new Promise((resolve, reject) => this.writes.push({ entries, hardState, sync, complete: resolve, fail: reject }));
   }
+  async compact(): Promise<void> {}
   async close(): Promise<void> {}
 
   /** Completes every write, as they come, for a few turns; returns what it completed. */

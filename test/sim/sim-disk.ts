@@ -9,6 +9,14 @@ interface SimFile {
   pending: Uint8Array[];
 }
 
+/** A create, rename or remove not yet made durable by syncDir: a crash may undo it. */
+interface DirectoryChange {
+  /** The directories whose syncDir it waits for (two for a rename across directories). */
+  readonly dirs: Set<string>;
+  /** Puts back the names it changed, as they were before. */
+  readonly undo: () => void;
+}
+
 export interface SimDiskOptions {
   readonly latencyMsMin: number;
   readonly latencyMsMax: number;
@@ -31,11 +39,15 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
  * AsyncFileNonDurable idea): writes land in a page cache that reads see at once, and
  * become durable only on sync. `crash()` keeps the durable bytes plus a random prefix
  * of what was pending — often cutting a record in half, as a power loss does.
- * Directory changes are durable at once (the WAL fsyncs its directory anyway).
+ * Directory changes (create, rename, remove) are durable only once syncDir of their
+ * directory completes; a crash keeps a random prefix of those still pending, as a
+ * journaling file system commits metadata in order. Handles address files by name.
  * Operations complete after a simulated latency, and never for a crashed incarnation.
  */
 export class SimDisk implements FileSystem {
   private readonly files = new Map<string, SimFile>();
+  /** Oldest first. */
+  private directoryChanges: DirectoryChange[] = [];
   /** Replaced at every restart so completions of a crashed process never fire. */
   alive: () => boolean = () => true;
   bytesWritten = 0;
@@ -76,7 +88,7 @@ export class SimDisk implements FileSystem {
   openAppend(file: string): Promise<AppendHandle> {
     const name = path.normalize(file);
     return this.complete('open', () => {
-      if (!this.files.has(name)) this.files.set(name, { durable: new Uint8Array(0), pending: [] });
+      if (!this.files.has(name)) this.link(name, { durable: new Uint8Array(0), pending: [] });
       const handle: AppendHandle = {
         write: (data) =>
           this.complete('write', () => {
@@ -109,21 +121,70 @@ export class SimDisk implements FileSystem {
 
   remove(file: string): Promise<void> {
     return this.complete('remove', () => {
-      this.files.delete(path.normalize(file));
+      this.link(path.normalize(file), undefined);
     });
   }
 
-  syncDir(): Promise<void> {
-    return this.complete('syncdir', () => undefined);
+  rename(from: string, to: string): Promise<void> {
+    const source = path.normalize(from);
+    const target = path.normalize(to);
+    return this.complete('rename', () => {
+      const moved = this.files.get(source);
+      if (moved === undefined) throw Object.assign(new Error(`ENOENT: ${from}`), { code: 'ENOENT' });
+      if (source === target) return;
+      this.link(source, undefined, target, moved);
+    });
   }
 
-  /** Power loss: each file keeps its durable bytes and a random prefix of the rest. */
+  syncDir(dir: string): Promise<void> {
+    const name = path.normalize(dir);
+    return this.complete('syncdir', () => {
+      for (const change of this.directoryChanges) change.dirs.delete(name);
+      this.directoryChanges = this.directoryChanges.filter((change) => change.dirs.size > 0);
+    });
+  }
+
+  /** Points one or two names at files (undefined: unlinks), recording how to undo it. */
+  private link(name: string, file: SimFile | undefined, otherName?: string, otherFile?: SimFile): void {
+    const changes: [string, SimFile | undefined][] = [[name, file]];
+    if (otherName !== undefined) changes.push([otherName, otherFile]);
+    const before = changes.map(([changed]) => [changed, this.files.get(changed)] as const);
+    for (const [changed, value] of changes) {
+      if (value === undefined) this.files.delete(changed);
+      else this.files.set(changed, value);
+    }
+    this.directoryChanges.push({
+      dirs: new Set(changes.map(([changed]) => path.dirname(changed))),
+      undo: () => {
+        for (const [changed, value] of before) {
+          if (value === undefined) {
+            this.files.delete(changed);
+          } else {
+            // A file brought back by an undone remove or rename keeps only its durable bytes.
+            value.pending = [];
+            this.files.set(changed, value);
+          }
+        }
+      },
+    });
+  }
+
+  /**
+   * Power loss: each file keeps its durable bytes and a random prefix of the rest;
+   * then a random prefix of the pending directory changes survives and the others
+   * are undone, newest first.
+   */
   crash(): void {
     for (const file of this.files.values()) {
       const pending = concat(file.pending);
       const kept = pending.byteLength === 0 ? 0 : this.world.random.nextInt(pending.byteLength + 1);
       file.durable = concat([file.durable, pending.subarray(0, kept)]);
       file.pending = [];
+    }
+    if (this.directoryChanges.length > 0) {
+      const kept = this.world.random.nextInt(this.directoryChanges.length + 1);
+      for (const change of this.directoryChanges.slice(kept).reverse()) change.undo();
+      this.directoryChanges = [];
     }
   }
 }

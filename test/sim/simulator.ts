@@ -4,7 +4,7 @@ import type { NodeLogger } from '../../src/core/logger.js';
 import type { PeerMessage } from '../../src/core/messages.js';
 import type { CoreStatus } from '../../src/core/raft-core.js';
 import { SeededRandom } from '../../src/core/random.js';
-import type { Entry, HardState, NodeId } from '../../src/core/types.js';
+import type { Entry, EntryId, HardState, NodeId } from '../../src/core/types.js';
 import { DEFAULT_KV_LIMITS } from '../../src/kv/kv-command.js';
 import { KvStateMachine } from '../../src/kv/kv-state-machine.js';
 import type { StateMachine } from '../../src/kv/state-machine.js';
@@ -172,6 +172,9 @@ class CheckedStorage implements LogStorage {
   async append(entries: readonly Entry[], hardState: HardState | undefined, sync: boolean): Promise<void> {
     await this.inner.append(entries, hardState, sync);
     if (entries.length > 0) this.onDurable(entries);
+  }
+  compact(base: EntryId, hardState?: HardState): Promise<void> {
+    return this.inner.compact(base, hardState);
   }
   close(): Promise<void> {
     return this.inner.close();

@@ -1,13 +1,15 @@
 /**
  * MemoryStorage, the in-memory LogStorage twin used by core and driver tests, follows
  * the same contract as the WAL: an entry at index i replaces i and everything after
- * it, the last hard state wins, and `syncs` counts the appends that asked for one.
+ * it, the last hard state wins, and `syncs` counts the appends that asked for one;
+ * `compact(base)` applies the Raft paper's Figure 13 rule as the WAL does.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import type { Entry } from '../../src/core/types.js';
 import { EntryKind } from '../../src/core/types.js';
+import { InvariantError } from '../../src/errors.js';
 import { MemoryStorage } from '../../src/storage/log-storage.js';
 
 function entry(index: number, term: number): Entry {
@@ -50,5 +52,33 @@ describe('MemoryStorage', () => {
     await storage.append([entry(1, 4)], undefined, false);
     assert.deepEqual(ids(storage.entries), ['1@4'], 'replacing index 1 discards everything');
     assert.equal(storage.syncs, 3);
+  });
+
+  it('compact keeps the entries after a base it holds, drops everything for one it does not, and ignores an older one', async () => {
+    const storage = new MemoryStorage();
+    await storage.append([1, 2, 3, 4, 5, 6].map((i) => entry(i, 1)), undefined, true);
+    await storage.compact({ index: 3, term: 1 });
+    assert.deepEqual(storage.base, { index: 3, term: 1 });
+    assert.deepEqual(ids(storage.entries), ['4@1', '5@1', '6@1']);
+    assert.equal(storage.lastIndex(), 6);
+
+    await storage.compact({ index: 2, term: 1 });
+    await storage.compact({ index: 3, term: 1 });
+    assert.equal(storage.compactions, 1, 'an older or equal base is a no-op');
+    assert.deepEqual(ids(storage.entries), ['4@1', '5@1', '6@1']);
+
+    await storage.append([entry(6, 2), entry(7, 2)], undefined, false);
+    assert.deepEqual(ids(storage.entries), ['4@1', '5@1', '6@2', '7@2']);
+    await assert.rejects(storage.append([entry(3, 2)], undefined, false), InvariantError, 'at or before the base');
+    await assert.rejects(storage.append([entry(9, 2)], undefined, false), InvariantError, 'a gap');
+
+    await storage.compact({ index: 6, term: 3 }); // conflicts with 6@2
+    assert.deepEqual(storage.base, { index: 6, term: 3 });
+    assert.deepEqual(ids(storage.entries), []);
+    await storage.compact({ index: 10, term: 3 }); // past the end
+    assert.deepEqual(ids(storage.entries), []);
+    assert.equal(storage.lastIndex(), 10);
+    await storage.append([entry(11, 3)], undefined, false);
+    assert.deepEqual(ids(storage.entries), ['11@3']);
   });
 });

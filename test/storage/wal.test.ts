@@ -54,6 +54,7 @@ function plain(entries: readonly Entry[]): { index: number; term: number; kind: 
 }
 
 function assertContents(actual: WalContents, entries: readonly Entry[], state: HardState): void {
+  assert.deepEqual({ ...actual.base }, { index: 0, term: 0 }, 'never compacted');
   assert.deepEqual(plain(actual.entries), plain(entries));
   assert.deepEqual({ ...actual.hardState }, { ...state });
 }
@@ -187,6 +188,10 @@ class FaultyFileSystem implements FileSystem {
 
   remove(file: string): Promise<void> {
     return this.inner.remove(file);
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return this.inner.rename(from, to);
   }
 
   syncDir(dir: string): Promise<void> {

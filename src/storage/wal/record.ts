@@ -1,5 +1,5 @@
 import CRC32C from 'crc-32/crc32c.js';
-import type { Entry, EntryKind, HardState } from '../../core/types.js';
+import type { Entry, EntryId, EntryKind, HardState } from '../../core/types.js';
 
 /**
  * One WAL record: `[length u32 BE | crc32c u32 BE | type u8 | payload]`, where
@@ -15,10 +15,13 @@ export const RECORD_PAYLOAD_BYTES_MAX = 256 * 1024 * 1024;
 export const enum RecordType {
   Entry = 1,
   HardState = 2,
+  /** The log now starts after `base` (a compaction or an installed snapshot). */
+  Compaction = 3,
 }
 
 const ENTRY_FIXED_BYTES = 17;
 const HARD_STATE_BYTES = 24;
+const COMPACTION_BYTES = 17 + HARD_STATE_BYTES;
 
 // crc-32 (pure JavaScript, slice-by-16) rather than a native module: the native
 // one mapped about 15 MB into every node's resident memory for no measurable gain at
@@ -54,9 +57,37 @@ export function encodeHardStateRecord(state: HardState): Buffer {
   return frameRecord(RecordType.HardState, payload);
 }
 
+/**
+ * The compaction record: term f64 | index f64 | flags u8 | hard state (term, vote,
+ * commit f64). Flags bit 0 says whether the entries after `base` were kept (the log
+ * held `base`) or all were dropped (it did not: Raft paper Figure 13). The outcome is
+ * written down rather than recomputed on replay because compaction then deletes the
+ * segment that held the entry at `base`, and a replay without it could not tell the
+ * two cases apart. The hard state rides in the same record, under one checksum, so
+ * the compaction and the commit index it implies are durable together, and older
+ * hard-state records can be deleted with their segments.
+ */
+export function encodeCompactionRecord(base: EntryId, keepsSuffix: boolean, hardState: HardState): Buffer {
+  const payload = Buffer.allocUnsafe(COMPACTION_BYTES);
+  payload.writeDoubleBE(base.term, 0);
+  payload.writeDoubleBE(base.index, 8);
+  payload.writeUInt8(keepsSuffix ? 1 : 0, 16);
+  payload.writeDoubleBE(hardState.term, 17);
+  payload.writeDoubleBE(hardState.vote, 25);
+  payload.writeDoubleBE(hardState.commit, 33);
+  return frameRecord(RecordType.Compaction, payload);
+}
+
 export type DecodedRecord =
   | { readonly kind: 'entry'; readonly entry: Entry; readonly bytes: number }
-  | { readonly kind: 'hard-state'; readonly hardState: HardState; readonly bytes: number };
+  | { readonly kind: 'hard-state'; readonly hardState: HardState; readonly bytes: number }
+  | {
+      readonly kind: 'compaction';
+      readonly base: EntryId;
+      readonly keepsSuffix: boolean;
+      readonly hardState: HardState;
+      readonly bytes: number;
+    };
 
 /** Why a record could not be read at some offset. `torn` means the record runs past
  * the end of the data (a write cut short); `corrupt` means it is complete but wrong. */
@@ -64,6 +95,12 @@ export type RecordProblem = { readonly kind: 'torn' | 'corrupt'; readonly reason
 
 function isSafeNonNegative(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0;
+}
+
+function decodeHardState(payload: Buffer, offset: number): HardState | undefined {
+  const hardState = { term: payload.readDoubleBE(offset), vote: payload.readDoubleBE(offset + 8), commit: payload.readDoubleBE(offset + 16) };
+  if (!isSafeNonNegative(hardState.term) || !isSafeNonNegative(hardState.vote) || !isSafeNonNegative(hardState.commit)) return undefined;
+  return hardState;
 }
 
 /** Decodes the record at `offset`, or says why it cannot. */
@@ -88,11 +125,18 @@ export function decodeRecord(data: Buffer, offset: number): DecodedRecord | Reco
     return { kind: 'entry', entry, bytes };
   }
   if (type === RecordType.HardState && length === HARD_STATE_BYTES) {
-    const hardState = { term: payload.readDoubleBE(0), vote: payload.readDoubleBE(8), commit: payload.readDoubleBE(16) };
-    if (!isSafeNonNegative(hardState.term) || !isSafeNonNegative(hardState.vote) || !isSafeNonNegative(hardState.commit)) {
-      return { kind: 'corrupt', reason: 'hard state fields out of range' };
-    }
+    const hardState = decodeHardState(payload, 0);
+    if (hardState === undefined) return { kind: 'corrupt', reason: 'hard state fields out of range' };
     return { kind: 'hard-state', hardState, bytes };
+  }
+  if (type === RecordType.Compaction && length === COMPACTION_BYTES) {
+    const base = { term: payload.readDoubleBE(0), index: payload.readDoubleBE(8) };
+    const flags = payload.readUInt8(16);
+    const hardState = decodeHardState(payload, 17);
+    if (!isSafeNonNegative(base.term) || !isSafeNonNegative(base.index) || flags > 1 || hardState === undefined) {
+      return { kind: 'corrupt', reason: 'compaction fields out of range' };
+    }
+    return { kind: 'compaction', base, keepsSuffix: flags === 1, hardState, bytes };
   }
   return { kind: 'corrupt', reason: `unknown record type ${type} of ${length} bytes` };
 }
