@@ -5,7 +5,6 @@ import type { Logger } from 'pino';
 import { DEFAULT_CORE_CONFIG } from '../core/config.js';
 import { validateCoreConfig } from '../core/config.js';
 import type { CoreConfig } from '../core/config.js';
-import { SeededRandom } from '../core/random.js';
 import type { NodeId } from '../core/types.js';
 import { ConfigError, RaftError } from '../errors.js';
 import { DEFAULT_KV_LIMITS } from '../kv/kv-command.js';
@@ -13,14 +12,15 @@ import type { KvLimits } from '../kv/kv-command.js';
 import { KvStateMachine } from '../kv/kv-state-machine.js';
 import { createRootLogger, LOG_LEVELS } from '../logger.js';
 import { ClientService } from '../node/client-service.js';
-import { RaftNode } from '../node/raft-node.js';
-import { IntervalTicker } from '../node/ticker.js';
+import { createNode } from '../node/create-node.js';
+import type { NodeHandle } from '../node/create-node.js';
+import { restoreDataDir } from '../node/restore.js';
+import type { SnapshotPolicy } from '../node/snapshot-storage.js';
+import { DEFAULT_SNAPSHOT_POLICY } from '../node/snapshot-storage.js';
 import type { KvResult } from '../protocol/client-messages.js';
 import { NodeFileSystem } from '../storage/file-system.js';
-import { Wal } from '../storage/wal/wal.js';
 import type { PeerAddress } from '../transport/address.js';
 import { formatAddress } from '../transport/address.js';
-import { TcpTransport } from '../transport/tcp-transport.js';
 import { DEFAULT_PEERS_TEXT, parseIntegerOption, parsePeers } from './options.js';
 
 interface NodeSettings {
@@ -32,6 +32,9 @@ interface NodeSettings {
   readonly tickMs: number;
   readonly core: CoreConfig;
   readonly limits: KvLimits;
+  readonly snapshotPolicy: SnapshotPolicy;
+  /** A backup to seed the (empty) data dir from before starting. */
+  readonly restore: string | undefined;
   readonly logLevel: string;
   readonly pretty: boolean;
 }
@@ -49,6 +52,9 @@ interface RawOptions {
   checkQuorum: boolean;
   keyBytesMax: string;
   valueBytesMax: string;
+  snapshotEntries: string;
+  snapshotTrailing: string;
+  restore?: string;
   logLevel: string;
   pretty: boolean;
 }
@@ -68,6 +74,9 @@ function buildProgram(): Command {
     .option('--no-check-quorum', 'disable leader step-down without a quorum (thesis §6.2)')
     .option('--key-bytes-max <n>', 'largest key accepted, in bytes', String(DEFAULT_KV_LIMITS.keyBytesMax))
     .option('--value-bytes-max <n>', 'largest value accepted, in bytes', String(DEFAULT_KV_LIMITS.valueBytesMax))
+    .option('--snapshot-entries <n>', 'take a snapshot after this many entries applied since the last one', String(DEFAULT_SNAPSHOT_POLICY.entries))
+    .option('--snapshot-trailing <n>', 'entries kept in the log behind a snapshot for slow followers', String(DEFAULT_SNAPSHOT_POLICY.trailing))
+    .option('--restore <file>', 'seed an empty --data-dir from a backup (raft-cli snapshot save), then start')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .option('--pretty', 'one readable line per event instead of JSON', false)
     .showHelpAfterError('(run raft-node --help for every option)')
@@ -105,6 +114,11 @@ function settingsFrom(raw: RawOptions): NodeSettings {
       keyBytesMax: parseIntegerOption('--key-bytes-max', raw.keyBytesMax, 1, 64 * 1024),
       valueBytesMax: parseIntegerOption('--value-bytes-max', raw.valueBytesMax, 1, 8 * 1024 * 1024),
     },
+    snapshotPolicy: {
+      entries: parseIntegerOption('--snapshot-entries', raw.snapshotEntries, 1, 1_000_000_000),
+      trailing: parseIntegerOption('--snapshot-trailing', raw.snapshotTrailing, 0, 1_000_000_000),
+    },
+    restore: raw.restore,
     logLevel: raw.logLevel,
     pretty: raw.pretty,
   };
@@ -146,40 +160,33 @@ async function run(settings: NodeSettings): Promise<void> {
     logger.fatal({ err }, 'uncaught exception; stopping');
     exitSoon(logger, 1);
   });
-  const { wal, contents } = await Wal.open(new NodeFileSystem(), path.join(settings.dataDir, 'wal'), {
-    onWarning: (fields, message) => logger.child({ component: 'storage' }).warn(fields, message),
-  });
-  const transport = new TcpTransport({
-    self: settings.id,
-    listen: { host: settings.host, port: settings.port },
-    peers: settings.peers,
-    logger: logger.child({ component: 'transport' }),
-  });
+  if (settings.restore !== undefined) {
+    const meta = await restoreDataDir(new NodeFileSystem(), settings.dataDir, settings.restore, [...settings.peers.keys()]);
+    logger.info({ file: settings.restore, index: meta.index, term: meta.term, dataDir: settings.dataDir }, 'data dir restored from backup');
+  }
   const kv = new KvStateMachine();
-  const node = new RaftNode<KvResult>({
-    config: settings.core,
-    initial: { hardState: contents.hardState, entries: contents.entries, applied: 0 },
-    storage: wal,
-    transport,
-    stateMachine: kv,
-    ticker: new IntervalTicker(settings.tickMs),
-    random: new SeededRandom((settings.id * 0x9e3779b1) ^ Date.now() ^ process.pid),
-    logger,
-    summaryTicks: Math.max(1, Math.round(5000 / settings.tickMs)),
-    onFatal: () => exitSoon(logger, 1),
-  });
+  let handle: NodeHandle<KvResult>;
+  try {
+    handle = await createNode<KvResult>({
+      id: settings.id,
+      peers: settings.peers,
+      listen: { host: settings.host, port: settings.port },
+      dataDir: settings.dataDir,
+      stateMachine: kv,
+      logger,
+      core: settings.core,
+      tickMs: settings.tickMs,
+      snapshotPolicy: settings.snapshotPolicy,
+      onFatal: () => exitSoon(logger, 1),
+    });
+  } catch (err) {
+    throw listenFailure(err, settings);
+  }
+  const { node, transport, address: bound } = handle;
   const addresses = new Map([...settings.peers].map(([id, address]) => [id, formatAddress(address)]));
   const clients = new ClientService({ node, kv, limits: settings.limits, addresses, logger });
   transport.onClientRequest((request, reply) => clients.handle(request, reply));
-  let bound: PeerAddress;
-  try {
-    bound = await transport.start();
-  } catch (err) {
-    await wal.close();
-    throw listenFailure(err, settings);
-  }
   logger.info({ address: formatAddress(bound), peers: Object.fromEntries(addresses), dataDir: settings.dataDir, tickMs: settings.tickMs }, 'node ready');
-  node.start();
   const shutdown = (signal: string): void => {
     logger.info({ signal }, 'stopping');
     node.stop().then(

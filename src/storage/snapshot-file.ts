@@ -1,6 +1,6 @@
 import CRC32C from 'crc-32/crc32c.js';
 import path from 'node:path';
-import type { Index, NodeId, Term } from '../core/types.js';
+import type { NodeId, SnapshotMeta } from '../core/types.js';
 import { CorruptSnapshotError, StorageError } from '../errors.js';
 import type { AppendHandle, FileSystem } from './file-system.js';
 
@@ -33,20 +33,9 @@ const MEMBERS_MAX = 10_000;
 const WRITE_BYTES = 1024 * 1024;
 
 /** The cluster membership in force at a snapshot's index (voters vote; learners only replicate). */
-export interface ClusterConfig {
-  readonly voters: readonly NodeId[];
-  readonly learners: readonly NodeId[];
-}
-
-/** What a snapshot holds besides the state machine's bytes. */
-export interface SnapshotMeta {
-  /** The last entry the snapshot includes. */
-  readonly index: Index;
-  /** The term of that entry. */
-  readonly term: Term;
-  /** The configuration in force at `index`. */
-  readonly config: ClusterConfig;
-}
+// The metadata types are the core's: a snapshot file stores exactly what the core
+// knows a snapshot by.
+export type { ClusterConfig, SnapshotMeta } from '../core/types.js';
 
 /** A snapshot read and verified from disk. */
 export interface LoadedSnapshot {
