@@ -38,6 +38,14 @@ export class CorruptLogError extends RaftError {
   }
 }
 
+/** Snapshot bytes that are not a valid snapshot (truncated, corrupt or of another
+ * format): nothing was restored from them. */
+export class CorruptSnapshotError extends RaftError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('RAFT_CORRUPT_SNAPSHOT', message, options);
+  }
+}
+
 /** A write or fsync failed: nothing that depended on it may be acknowledged. */
 export class StorageError extends RaftError {
   constructor(message: string, options?: ErrorOptions) {
