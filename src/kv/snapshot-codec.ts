@@ -20,6 +20,7 @@ const enum StringEncoding {
 }
 
 const TRAILER_BYTES = 4;
+const INITIAL_BUFFER_BYTES = 16 * 1024;
 
 /** String.prototype.isWellFormed (Node 20, ES2024), absent from the ES2022 lib typings. */
 interface WellFormedCheck {
@@ -36,7 +37,9 @@ export class ChunkWriter {
   private ready: Uint8Array[] = [];
 
   constructor(private readonly chunkBytes: number = SNAPSHOT_CHUNK_BYTES) {
-    this.buffer = Buffer.allocUnsafe(chunkBytes);
+    // Small snapshots (and stateDigest() in tests) should not cost a 1 MiB buffer:
+    // start small and grow until a chunk is full size.
+    this.buffer = Buffer.allocUnsafe(Math.min(INITIAL_BUFFER_BYTES, chunkBytes));
   }
 
   /** The chunks completed so far, each a fresh buffer the caller may keep. */
@@ -70,6 +73,7 @@ export class ChunkWriter {
       this.u8(StringEncoding.Utf8);
       this.u32(length);
       if (this.at + length <= this.chunkBytes) {
+        this.room(length); // fits in this chunk: at most grows the buffer, never flushes
         this.at += this.buffer.write(value, this.at, 'utf8');
       } else {
         this.bytes(Buffer.from(value, 'utf8'));
@@ -94,8 +98,8 @@ export class ChunkWriter {
   private bytes(source: Uint8Array): void {
     let from = 0;
     while (from < source.byteLength) {
-      if (this.at === this.chunkBytes) this.flush();
-      const n = Math.min(source.byteLength - from, this.chunkBytes - this.at);
+      if (this.at === this.buffer.byteLength) this.room(1);
+      const n = Math.min(source.byteLength - from, this.buffer.byteLength - this.at);
       this.buffer.set(source.subarray(from, from + n), this.at);
       this.at += n;
       from += n;
@@ -103,7 +107,16 @@ export class ChunkWriter {
   }
 
   private room(bytes: number): void {
-    if (this.at + bytes > this.chunkBytes) this.flush();
+    if (this.at + bytes <= this.buffer.byteLength) return;
+    if (this.buffer.byteLength < this.chunkBytes) {
+      let size = this.buffer.byteLength * 2;
+      while (size < this.at + bytes && size < this.chunkBytes) size *= 2;
+      const grown = Buffer.allocUnsafe(Math.min(size, this.chunkBytes));
+      this.buffer.copy(grown, 0, 0, this.at);
+      this.buffer = grown;
+      if (this.at + bytes <= this.buffer.byteLength) return;
+    }
+    this.flush();
   }
 
   private fold(): void {
@@ -114,7 +127,8 @@ export class ChunkWriter {
   private flush(more = true): void {
     if (this.at === 0) return;
     this.fold();
-    this.ready.push(this.at === this.chunkBytes ? this.buffer : Buffer.from(this.buffer.subarray(0, this.at)));
+    // The buffer is handed over whole and never written again, so a view of it is safe.
+    this.ready.push(this.buffer.subarray(0, this.at));
     this.buffer = more ? Buffer.allocUnsafe(this.chunkBytes) : Buffer.alloc(0);
     this.at = 0;
     this.checked = 0;
