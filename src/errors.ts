@@ -49,6 +49,14 @@ export class CorruptSnapshotError extends RaftError {
   }
 }
 
+/** A state machine was handed bytes that are not one of its snapshots (truncated,
+ * corrupt or of another format): nothing was restored from them. */
+export class InvalidSnapshotDataError extends RaftError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('RAFT_INVALID_SNAPSHOT_DATA', message, options);
+  }
+}
+
 /** A write or fsync failed: nothing that depended on it may be acknowledged. */
 export class StorageError extends RaftError {
   constructor(message: string, options?: ErrorOptions) {

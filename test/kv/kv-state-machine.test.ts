@@ -21,6 +21,7 @@ import { encodeKvCommand } from '../../src/kv/kv-command.js';
 import type { KvStateMachineOptions } from '../../src/kv/kv-state-machine.js';
 import { KvStateMachine } from '../../src/kv/kv-state-machine.js';
 import type { KvOperation, KvResult } from '../../src/protocol/client-messages.js';
+import { snapshotBytes } from './snapshot-bytes.js';
 
 /** Builds a log: each added entry gets the next index. */
 class LogBuilder {
@@ -62,7 +63,7 @@ function applyAll(machine: KvStateMachine, entries: readonly Entry[]): KvResult[
 }
 
 function snapshotHex(machine: KvStateMachine): string {
-  return Buffer.from(machine.snapshot()).toString('hex');
+  return Buffer.from(snapshotBytes(machine)).toString('hex');
 }
 
 describe('KvStateMachine operations', () => {
@@ -191,7 +192,7 @@ describe('KvStateMachine sessions (Raft thesis §6.3)', () => {
         const seq = log.entries.length + 1;
         kv.apply(log.command('a', seq, put('k', 'v'), seq));
       }
-      return kv.snapshot().byteLength;
+      return snapshotBytes(kv).byteLength;
     };
     const small = sizeAfter(10);
     const large = sizeAfter(1000);
@@ -294,7 +295,7 @@ describe('KvStateMachine determinism and snapshots', () => {
         applyAll(before, entries.slice(0, 200));
         const restored = new KvStateMachine(options);
         restored.apply(new LogBuilder().command('stale-state', 1, put('discarded', 'x')));
-        restored.restore(before.snapshot());
+        restored.restore(snapshotBytes(before));
         assert.equal(restored.read('discarded'), null, 'restore discards previous state');
         assert.equal(snapshotHex(restored), snapshotHex(before), 'restore then snapshot gives the same bytes');
         const resultsRest = applyAll(restored, entries.slice(200));
@@ -314,7 +315,7 @@ describe('KvStateMachine determinism and snapshots', () => {
     kv.apply(log.command('b', 3, put('empty', '')));
 
     const restored = new KvStateMachine();
-    restored.restore(kv.snapshot());
+    restored.restore(snapshotBytes(kv));
     assert.equal(restored.read('k'), 'from-b');
     assert.equal(restored.read('ключ'), '値');
     assert.equal(restored.read('empty'), '');

@@ -11,7 +11,7 @@ import { SeededRandom } from '../../src/core/random.js';
 import type { Entry, HardState, NodeId } from '../../src/core/types.js';
 import { EMPTY_HARD_STATE, EntryKind } from '../../src/core/types.js';
 import { StorageError } from '../../src/errors.js';
-import type { StateMachine } from '../../src/kv/state-machine.js';
+import type { StateMachine, StateMachineSnapshot } from '../../src/kv/state-machine.js';
 import { NotLeaderError, UnknownOutcomeError } from '../../src/node/pending-requests.js';
 import { RaftNode } from '../../src/node/raft-node.js';
 import type { Ticker } from '../../src/node/ticker.js';
@@ -84,8 +84,8 @@ class Recorder implements StateMachine<string> {
     this.applied.push(entry.index);
     return `applied ${entry.index}`;
   }
-  snapshot(): Uint8Array {
-    return new Uint8Array();
+  snapshot(): StateMachineSnapshot {
+    return { chunks: () => [], release: () => {} };
   }
   restore(): void {}
 }

@@ -7,7 +7,7 @@ import { SeededRandom } from '../../src/core/random.js';
 import type { Entry, EntryId, HardState, NodeId } from '../../src/core/types.js';
 import { DEFAULT_KV_LIMITS } from '../../src/kv/kv-command.js';
 import { KvStateMachine } from '../../src/kv/kv-state-machine.js';
-import type { StateMachine } from '../../src/kv/state-machine.js';
+import type { StateMachine, StateMachineSnapshot } from '../../src/kv/state-machine.js';
 import { ClientService } from '../../src/node/client-service.js';
 import { RaftNode } from '../../src/node/raft-node.js';
 import type { Ticker } from '../../src/node/ticker.js';
@@ -187,7 +187,7 @@ class CheckedStateMachine implements StateMachine<KvResult> {
     this.onApply(entry);
     return this.inner.apply(entry);
   }
-  snapshot(): Uint8Array {
+  snapshot(): StateMachineSnapshot {
     return this.inner.snapshot();
   }
   restore(data: Uint8Array): void {
