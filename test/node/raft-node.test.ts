@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pino from 'pino';
 import { DEFAULT_CORE_CONFIG } from '../../src/core/config.js';
-import type { PeerMessage } from '../../src/core/messages.js';
+import type { InstallSnapshot, PeerMessage } from '../../src/core/messages.js';
 import { SeededRandom } from '../../src/core/random.js';
 import type { Entry, HardState, NodeId } from '../../src/core/types.js';
 import { EMPTY_HARD_STATE, EntryKind } from '../../src/core/types.js';
@@ -14,8 +14,11 @@ import { StorageError } from '../../src/errors.js';
 import type { StateMachine, StateMachineSnapshot } from '../../src/kv/state-machine.js';
 import { NotLeaderError, UnknownOutcomeError } from '../../src/node/pending-requests.js';
 import { RaftNode } from '../../src/node/raft-node.js';
+import type { SnapshotPolicy } from '../../src/node/snapshot-storage.js';
+import { MemorySnapshotStorage } from '../../src/node/snapshot-storage.js';
 import type { Ticker } from '../../src/node/ticker.js';
 import type { LogStorage } from '../../src/storage/log-storage.js';
+import { MemoryStorage } from '../../src/storage/log-storage.js';
 import type { Transport } from '../../src/transport/tcp-transport.js';
 
 class FakeTransport implements Transport {
@@ -30,6 +33,17 @@ class FakeTransport implements Transport {
   onUnreachable(): void {}
   deliver(message: PeerMessage): void {
     this.handler!(message);
+  }
+  snapshotsSent: { message: InstallSnapshot; data: Uint8Array }[] = [];
+  private snapshotHandler: ((m: InstallSnapshot, data: Uint8Array) => void) | undefined;
+  async sendSnapshot(message: InstallSnapshot, data: Uint8Array): Promise<void> {
+    this.snapshotsSent.push({ message, data });
+  }
+  onSnapshot(handler: (m: InstallSnapshot, data: Uint8Array) => void): void {
+    this.snapshotHandler = handler;
+  }
+  deliverSnapshot(message: InstallSnapshot, data: Uint8Array): void {
+    this.snapshotHandler!(message, data);
   }
   async close(): Promise<void> {}
 }
@@ -78,31 +92,42 @@ class ManualTicker implements Ticker {
   }
 }
 
+/** Its state is the list of applied indexes; a snapshot is that list as bytes. */
 class Recorder implements StateMachine<string> {
   applied: number[] = [];
+  restored: number[][] = [];
+  views = 0;
   apply(entry: Entry): string {
     this.applied.push(entry.index);
     return `applied ${entry.index}`;
   }
   snapshot(): StateMachineSnapshot {
-    return { chunks: () => [], release: () => {} };
+    const state = Uint8Array.from(this.applied);
+    this.views += 1;
+    return { chunks: () => [state.subarray(0, 1), state.subarray(1)], release: () => void (this.views -= 1) };
   }
-  restore(): void {}
+  restore(data: Uint8Array): void {
+    this.applied = [...data];
+    this.restored.push([...data]);
+  }
 }
 
 const settle = async (): Promise<void> => {
   for (let i = 0; i < 5; i += 1) await new Promise((resolve) => setImmediate(resolve));
 };
 
-function makeNode(id: NodeId, voters: NodeId[], storage: LogStorage) {
+function makeNode(id: NodeId, voters: NodeId[], storage: LogStorage, snapshotPolicy?: SnapshotPolicy) {
   const transport = new FakeTransport();
   const ticker = new ManualTicker();
   const stateMachine = new Recorder();
   const fatal: Error[] = [];
+  const snapshots = new MemorySnapshotStorage();
   const node = new RaftNode<string>({
     config: { ...DEFAULT_CORE_CONFIG, id, voters, preVote: false },
     initial: { hardState: EMPTY_HARD_STATE, entries: [], applied: 0 },
     storage,
+    snapshots,
+    snapshotPolicy,
     transport,
     stateMachine,
     ticker,
@@ -111,7 +136,7 @@ function makeNode(id: NodeId, voters: NodeId[], storage: LogStorage) {
     onFatal: (err) => fatal.push(err),
   });
   node.start();
-  return { node, transport, ticker, stateMachine, fatal };
+  return { node, transport, ticker, stateMachine, fatal, snapshots };
 }
 
 /** Node 1 of [1, 2, 3] times out, and node 2's vote makes it leader of term 1. */
@@ -278,6 +303,74 @@ describe('proposals and reads', () => {
     transport.deliver({ type: 'HeartbeatRequest', from: 3, to: 1, term: 5, commit: 0, context: 0 });
     await storage.completeAll();
     await pending;
+    await node.stop();
+  });
+});
+
+describe('snapshots in the driver', () => {
+  it('takes a snapshot every N applied entries in the background and compacts the log behind a trailing window', async () => {
+    const storage = new MemoryStorage();
+    const { node, ticker, stateMachine, snapshots } = makeNode(1, [1], storage, { entries: 5, trailing: 2 });
+    ticker.tick(2 * DEFAULT_CORE_CONFIG.electionTicks);
+    await settle();
+    assert.equal(node.status().role, 'leader');
+    for (let i = 0; i < 12; i += 1) await node.propose(new Uint8Array([i]));
+    await settle();
+    assert.deepEqual(snapshots.saved.map((s) => s.meta.index), [5, 10], 'one per 5 applied entries (the no-op counts)');
+    const last = snapshots.saved[1]!;
+    assert.deepEqual([...last.data], [2, 3, 4, 5, 6, 7, 8, 9, 10], 'the commands up to index 10, whatever was applied after');
+    assert.equal(stateMachine.applied.length, 12);
+    assert.equal(stateMachine.views, 0, 'every view released');
+    assert.equal(storage.base.index, 8, 'the log keeps 2 entries behind the snapshot');
+    assert.deepEqual(storage.entries.map((e) => e.index), [9, 10, 11, 12, 13]);
+    assert.equal(node.status().firstIndex, 9);
+    assert.equal(node.status().snapshotIndex, 10);
+    await node.stop();
+  });
+
+  it('installs a leader\'s snapshot: saved and recorded in the WAL, state restored, before the acknowledgement goes out', async () => {
+    const storage = new ManualStorage();
+    const { node, transport, stateMachine, snapshots } = makeNode(2, [1, 2, 3], storage);
+    await settle();
+    const message: InstallSnapshot = { type: 'InstallSnapshot', from: 1, to: 2, term: 3, snapshot: { index: 7, term: 2, config: { voters: [1, 2, 3], learners: [] } } };
+    transport.deliverSnapshot(message, Uint8Array.from([1, 2, 3, 4, 5, 6, 7]));
+    await settle();
+    assert.deepEqual(snapshots.saved.map((s) => s.meta.index), [7]);
+    assert.deepEqual(stateMachine.restored, [[1, 2, 3, 4, 5, 6, 7]]);
+    assert.equal(transport.sent.filter((m) => m.type === 'AppendResponse').length, 0, 'no acknowledgement before the hard state is durable');
+    await storage.completeAll();
+    const answers = transport.sent.filter((m) => m.type === 'AppendResponse');
+    assert.deepEqual(answers.map((m) => m.type === 'AppendResponse' && [m.success, m.index]), [[true, 7]]);
+    assert.equal(node.status().applied, 7);
+    assert.equal(node.status().snapshotIndex, 7);
+    await node.stop();
+  });
+
+  it('streams its snapshot to a follower that needs compacted entries and reports success to the core', async () => {
+    const storage = new MemoryStorage();
+    const { node, transport, ticker, snapshots } = makeNode(1, [1, 2, 3], storage, { entries: 3, trailing: 0 });
+    ticker.tick(2 * DEFAULT_CORE_CONFIG.electionTicks);
+    await settle();
+    transport.deliver({ type: 'VoteResponse', from: 3, to: 1, term: 1, pre: false, granted: true });
+    await settle();
+    const pending = [node.propose(new Uint8Array([1])), node.propose(new Uint8Array([2]))];
+    await settle();
+    // Only node 3 answers: node 2 is still at index 0 when the leader compacts.
+    transport.deliver({ type: 'AppendResponse', from: 3, to: 1, term: 1, success: true, index: 3, hintIndex: 0, hintTerm: 0 });
+    await Promise.all(pending);
+    await settle();
+    assert.deepEqual(snapshots.saved.map((s) => s.meta.index), [3]);
+    assert.equal(node.status().firstIndex, 4, 'compacted to the snapshot');
+    // Node 2 shows up: what it needs is only in the snapshot now.
+    transport.deliver({ type: 'HeartbeatResponse', from: 2, to: 1, term: 1, context: 0 });
+    await settle();
+    assert.equal(transport.snapshotsSent.length, 1);
+    assert.equal(transport.snapshotsSent[0]!.message.snapshot.index, 3);
+    assert.deepEqual(transport.snapshotsSent[0]!.data, snapshots.saved[0]!.data);
+    await settle();
+    const peer = node.status().peers.find((p) => p.id === 2)!;
+    assert.equal(peer.state, 'probe', 'the transfer was reported delivered; the leader waits for the follower to answer');
+    assert.equal(peer.next, 4);
     await node.stop();
   });
 });

@@ -1,5 +1,5 @@
 import type { CoreStatus } from '../../src/core/raft-core.js';
-import type { Entry, Index, NodeId, Term } from '../../src/core/types.js';
+import type { Entry, EntryId, Index, NodeId, Term } from '../../src/core/types.js';
 
 /** A broken safety property; the message names it and the evidence. */
 export class SafetyViolation extends Error {
@@ -25,15 +25,23 @@ function fingerprint(entry: Entry): string {
  * - Log Matching: an (index, term) pair names one entry, whose predecessor has one
  *   term — so equal pairs imply equal prefixes;
  * - Leader Completeness: a new leader holds every entry committed before it;
- * - State Machine Safety: one entry applied per index, on every node, in order;
+ * - State Machine Safety: one entry applied per index, on every node, in order, and
+ *   every snapshot of index i (taken or received) holds the same state;
  * - commit never moves backwards while a node runs.
+ * Logs are mirrored from what each node made durable, after its compaction point:
+ * entries before it live in a snapshot, which the state digests check instead.
  */
 export class SafetyChecker {
   private readonly leaderOfTerm = new Map<Term, NodeId>();
   /** "index:term" → fingerprint and previous term, for Log Matching. */
   private readonly entries = new Map<string, { fingerprint: string; prevTerm: Term }>();
-  /** What each node has durably appended, mirrored (terms by index, 1-based). */
-  private readonly logs = new Map<NodeId, { terms: Term[]; fingerprints: string[] }>();
+  /** What each node has durably appended after its base, mirrored: terms[i] is the
+   * term of index base.index + 1 + i. */
+  private readonly logs = new Map<NodeId, { base: EntryId; terms: Term[]; fingerprints: string[] }>();
+  /** Digest of the state every snapshot of an index holds. */
+  private readonly snapshotDigests = new Map<Index, { digest: string; node: NodeId }>();
+  snapshotsChecked = 0;
+  compactions = 0;
   /** Committed command entries, learned from applies: index → term and fingerprint
    * (no-ops never reach the state machine, so indexes can skip). */
   private readonly committed = new Map<Index, { term: Term; fingerprint: string }>();
@@ -42,10 +50,10 @@ export class SafetyChecker {
   private readonly leadersChecked = new Set<string>();
   checks = 0;
 
-  /** A node (re)started with this durable log. */
-  onRecovered(node: NodeId, entries: readonly Entry[]): void {
-    this.logs.set(node, { terms: entries.map((e) => e.term), fingerprints: entries.map(fingerprint) });
-    this.appliedIndex.set(node, 0);
+  /** A node (re)started with this durable log after `base`, its state machine at `applied`. */
+  onRecovered(node: NodeId, base: EntryId, entries: readonly Entry[], applied: Index): void {
+    this.logs.set(node, { base, terms: entries.map((e) => e.term), fingerprints: entries.map(fingerprint) });
+    this.appliedIndex.set(node, applied);
     this.lastCommit.delete(node);
     this.checkLogMatching(node, entries);
   }
@@ -54,19 +62,48 @@ export class SafetyChecker {
   onDurable(node: NodeId, entries: readonly Entry[]): void {
     const log = this.logs.get(node)!;
     for (const entry of entries) {
-      log.terms.length = entry.index - 1;
-      log.fingerprints.length = entry.index - 1;
+      const at = entry.index - log.base.index - 1;
+      if (at < 0) throw new SafetyViolation(`node ${node} wrote entry ${entry.index} at or before its compaction point ${log.base.index}`);
+      log.terms.length = at;
+      log.fingerprints.length = at;
       log.terms.push(entry.term);
       log.fingerprints.push(fingerprint(entry));
     }
     this.checkLogMatching(node, entries);
   }
 
-  private checkLogMatching(node: NodeId, entries: readonly Entry[]): void {
+  /** A node's log now starts after `base`, by the Figure 13 rule its WAL applies. */
+  onCompacted(node: NodeId, base: EntryId): void {
     const log = this.logs.get(node)!;
+    if (base.index <= log.base.index) return;
+    this.compactions += 1;
+    const at = base.index - log.base.index - 1;
+    const holds = log.terms[at] === base.term;
+    log.terms = holds ? log.terms.slice(at + 1) : [];
+    log.fingerprints = holds ? log.fingerprints.slice(at + 1) : [];
+    log.base = base;
+  }
+
+  /** A node saved a snapshot of index `index` (its own, or one it received). */
+  onSnapshot(node: NodeId, index: Index, digest: string): void {
+    this.snapshotsChecked += 1;
+    const known = this.snapshotDigests.get(index);
+    if (known === undefined) this.snapshotDigests.set(index, { digest, node });
+    else if (known.digest !== digest) {
+      throw new SafetyViolation(`state machine safety: node ${node}'s snapshot of index ${index} differs from node ${known.node}'s`);
+    }
+  }
+
+  private termOf(node: NodeId, index: Index): Term | undefined {
+    const log = this.logs.get(node)!;
+    if (index === log.base.index) return log.base.term;
+    return log.terms[index - log.base.index - 1];
+  }
+
+  private checkLogMatching(node: NodeId, entries: readonly Entry[]): void {
     for (const entry of entries) {
       const key = `${entry.index}:${entry.term}`;
-      const prevTerm = entry.index === 1 ? 0 : log.terms[entry.index - 2]!;
+      const prevTerm = entry.index === 1 ? 0 : this.termOf(node, entry.index - 1)!;
       const seen = this.entries.get(key);
       const print = fingerprint(entry);
       if (seen === undefined) {
@@ -113,7 +150,11 @@ export class SafetyChecker {
   private checkLeaderCompleteness(leader: NodeId, term: Term): void {
     const log = this.logs.get(leader)!;
     for (const [index, entry] of this.committed) {
-      if (log.terms[index - 1] !== entry.term || log.fingerprints[index - 1] !== entry.fingerprint) {
+      // Entries up to the leader's compaction point are in its snapshot, whose state
+      // the snapshot digests check.
+      if (index <= log.base.index) continue;
+      const at = index - log.base.index - 1;
+      if (log.terms[at] !== entry.term || log.fingerprints[at] !== entry.fingerprint) {
         throw new SafetyViolation(`leader completeness: leader ${leader} of term ${term} lacks committed entry ${index}:${entry.term}`);
       }
     }

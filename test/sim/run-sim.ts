@@ -16,7 +16,7 @@ function parseSeed(text: string): number {
 async function replay(seed: number, logLevel: 'trace' | 'debug' | 'info'): Promise<number> {
   process.stdout.write(`seed=${formatSeed(seed)} options=${describeOptions((await import('./swarm-options.js')).swarmOptions(seed))}\n`);
   const result = await runSimulation(seed, { verbose: true, logLevel });
-  const summary = { seed: formatSeed(seed), ok: result.ok, failure: result.failure, events: result.events, simulatedMs: result.simulatedMs, operations: result.operations, committed: result.committed, traceHash: result.traceHash };
+  const summary = { seed: formatSeed(seed), ok: result.ok, failure: result.failure, events: result.events, simulatedMs: result.simulatedMs, operations: result.operations, committed: result.committed, snapshots: result.snapshots, traceHash: result.traceHash };
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   if (!result.ok) process.stdout.write(`${reportFailure(result)}\n`);
   return result.ok ? 0 : 1;
@@ -27,10 +27,15 @@ async function sweep(count: number, from: number): Promise<number> {
   const started = performance.now();
   const failures: SimulationResult[] = [];
   let operations = 0;
+  const snapshots = { saved: 0, compactions: 0, received: 0, seedsWithInstall: 0 };
   for (let i = 0; i < count; i += 1) {
     const seed = (from + i) >>> 0;
     const result = await runSimulation(seed);
     operations += result.operations.ok + result.operations.fail + result.operations.info;
+    snapshots.saved += result.snapshots.saved;
+    snapshots.compactions += result.snapshots.compactions;
+    snapshots.received += result.snapshots.received;
+    if (result.snapshots.received > 0) snapshots.seedsWithInstall += 1;
     if (!result.ok) {
       failures.push(result);
       process.stdout.write(`${reportFailure(result)}\n`);
@@ -41,7 +46,7 @@ async function sweep(count: number, from: number): Promise<number> {
     }
   }
   const seconds = (performance.now() - started) / 1000;
-  process.stdout.write(`${JSON.stringify({ seeds: count, from: formatSeed(from), failures: failures.map((f) => formatSeed(f.seed)), seconds: Math.round(seconds * 10) / 10, seedsPerSecond: Math.round((count / seconds) * 100) / 100, operations })}\n`);
+  process.stdout.write(`${JSON.stringify({ seeds: count, from: formatSeed(from), failures: failures.map((f) => formatSeed(f.seed)), seconds: Math.round(seconds * 10) / 10, seedsPerSecond: Math.round((count / seconds) * 100) / 100, operations, snapshots })}\n`);
   return failures.length === 0 ? 0 : 1;
 }
 

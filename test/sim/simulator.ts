@@ -13,8 +13,12 @@ import { RaftNode } from '../../src/node/raft-node.js';
 import type { Ticker } from '../../src/node/ticker.js';
 import type { KvResult } from '../../src/protocol/client-messages.js';
 import type { LogStorage } from '../../src/storage/log-storage.js';
-import { Wal } from '../../src/storage/wal/wal.js';
-import type { Transport } from '../../src/transport/tcp-transport.js';
+import { openNodeStorage } from '../../src/node/node-storage.js';
+import type { SnapshotStorage } from '../../src/node/snapshot-storage.js';
+import type { SnapshotMeta } from '../../src/core/types.js';
+import { createHash } from 'node:crypto';
+import type { SnapshotEnvelope } from './sim-transport.js';
+import { SimTransport } from './sim-transport.js';
 import { checkAcknowledgedWritesVisible, checkLinearizability } from '../../src/check/index.js';
 import { SafetyChecker } from './checkers.js';
 import type { SimHistoryEvent } from './sim-client.js';
@@ -49,6 +53,9 @@ export interface SimulationResult {
   readonly simulatedMs: number;
   readonly operations: { ok: number; fail: number; info: number };
   readonly committed: number;
+  /** Snapshots saved (taken or installed), log compactions, and snapshots that
+   * arrived whole at a follower. */
+  readonly snapshots: { saved: number; compactions: number; received: number };
   readonly logTail: readonly string[];
   readonly history: readonly SimHistoryEvent[];
 }
@@ -75,12 +82,20 @@ class SimNode {
     this.disk.alive = alive;
     const { world, network, checker } = this.sim;
     const logger = this.sim.logs.logger({ node: this.id });
-    const { wal, contents } = await Wal.open(this.disk, `/data/n${this.id}/wal`, {
-      onWarning: (fields, message) => logger.child({ component: 'storage' }).warn(fields, message),
-    });
-    if (!alive()) return;
-    checker.onRecovered(this.id, contents.entries);
     const kv = new KvStateMachine();
+    const storage = await openNodeStorage(this.disk, `/data/n${this.id}`, kv, logger);
+    if (!alive()) return;
+    const { initial } = storage;
+    checker.onRecovered(this.id, initial.base ?? { index: 0, term: 0 }, initial.entries, initial.applied);
+    const transport = new SimTransport({
+      world,
+      network,
+      id: this.id,
+      alive,
+      snapshotChunkBytes: this.sim.options.snapshotChunkBytes,
+      snapshotTimeoutMs: 2_000,
+      onSnapshotReceived: () => (this.sim.snapshotsReceived += 1),
+    });
     const node = new RaftNode<KvResult>({
       config: {
         ...DEFAULT_CORE_CONFIG,
@@ -91,9 +106,11 @@ class SimNode {
         inflightAppendsMax: this.sim.options.inflightAppendsMax,
         ...this.sim.settings.core,
       },
-      initial: { hardState: contents.hardState, entries: contents.entries, applied: 0 },
-      storage: new CheckedStorage(wal, (entries) => checker.onDurable(this.id, entries)),
-      transport: new SimTransport(this.sim, this.id, alive),
+      initial,
+      storage: new CheckedStorage(storage.wal, (entries) => checker.onDurable(this.id, entries), (base) => checker.onCompacted(this.id, base)),
+      snapshots: new CheckedSnapshots(storage.snapshots, (meta, digest) => checker.onSnapshot(this.id, meta.index, digest)),
+      snapshotPolicy: { entries: this.sim.options.snapshotEntries, trailing: this.sim.options.snapshotTrailing },
+      transport,
       stateMachine: new CheckedStateMachine(kv, (entry) => checker.onApply(this.id, entry)),
       ticker: new SimTicker(world, this.sim.options.tickMs, alive, `n${this.id} tick`),
       random: new SeededRandom(world.random.nextUint32()),
@@ -101,29 +118,27 @@ class SimNode {
       schedule: (fn) => world.at(0, `n${this.id} turn`, fn, alive),
       summaryTicks: 1_000_000,
       onFatal: (err) => this.sim.fail(`node ${this.id} stopped: ${err.message}`),
+      now: () => world.now(),
     });
     const clients = new ClientService({ node, kv, limits: DEFAULT_KV_LIMITS, addresses: this.sim.addresses, logger });
     network.register(`n${this.id}`, (message) => {
-      const envelope = message as ClientEnvelope | PeerMessage;
+      const envelope = message as ClientEnvelope | SnapshotEnvelope | PeerMessage;
       if ('kind' in envelope) {
+        if (envelope.kind === 'snapshot-chunk' || envelope.kind === 'snapshot-ack') {
+          transport.deliverSnapshotTraffic(envelope);
+          return;
+        }
         if (envelope.kind !== 'client-request') return;
         const from = envelope.from;
         clients.handle(envelope.request, (response) => {
           if (alive()) network.send(`n${this.id}`, from, { kind: 'client-response', response } satisfies ClientEnvelope, response.type);
         });
       } else {
-        this.deliver(envelope);
+        transport.deliver(envelope);
       }
     }, alive);
     this.node = node;
     node.start();
-  }
-
-  /** Set by SimTransport.onMessage. */
-  receiveHandler: ((message: PeerMessage) => void) | undefined;
-
-  private deliver(message: PeerMessage): void {
-    this.receiveHandler?.(message);
   }
 
   crash(): void {
@@ -135,18 +150,6 @@ class SimNode {
   status(): CoreStatus | undefined {
     return this.running ? this.node?.status() : undefined;
   }
-}
-
-class SimTransport implements Transport {
-  constructor(private readonly sim: Simulation, private readonly id: NodeId, private readonly alive: () => boolean) {}
-  send(message: PeerMessage): void {
-    if (this.alive()) this.sim.network.send(`n${message.from}`, `n${message.to}`, message, message.type);
-  }
-  onMessage(handler: (message: PeerMessage) => void): void {
-    this.sim.nodes.get(this.id)!.receiveHandler = handler;
-  }
-  onUnreachable(): void {}
-  async close(): Promise<void> {}
 }
 
 class SimTicker implements Ticker {
@@ -168,16 +171,41 @@ class SimTicker implements Ticker {
 
 /** Tells the checker what became durable, after it did. */
 class CheckedStorage implements LogStorage {
-  constructor(private readonly inner: LogStorage, private readonly onDurable: (entries: readonly Entry[]) => void) {}
+  constructor(
+    private readonly inner: LogStorage,
+    private readonly onDurable: (entries: readonly Entry[]) => void,
+    private readonly onCompacted: (base: EntryId) => void,
+  ) {}
   async append(entries: readonly Entry[], hardState: HardState | undefined, sync: boolean): Promise<void> {
     await this.inner.append(entries, hardState, sync);
     if (entries.length > 0) this.onDurable(entries);
   }
-  compact(base: EntryId, hardState?: HardState): Promise<void> {
-    return this.inner.compact(base, hardState);
+  async compact(base: EntryId, hardState?: HardState): Promise<void> {
+    await this.inner.compact(base, hardState);
+    this.onCompacted(base);
   }
   close(): Promise<void> {
     return this.inner.close();
+  }
+}
+
+/** Tells the checker the digest of every snapshot saved, taken here or received. */
+class CheckedSnapshots implements SnapshotStorage {
+  constructor(private readonly inner: SnapshotStorage, private readonly onSaved: (meta: SnapshotMeta, digest: string) => void) {}
+  async save(meta: SnapshotMeta, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<{ bytes: number }> {
+    const hash = createHash('sha256');
+    async function* tee(): AsyncGenerator<Uint8Array> {
+      for await (const chunk of chunks) {
+        hash.update(chunk);
+        yield chunk;
+      }
+    }
+    const saved = await this.inner.save(meta, tee());
+    this.onSaved(meta, hash.digest('hex'));
+    return saved;
+  }
+  read(meta: SnapshotMeta): Promise<Uint8Array> {
+    return this.inner.read(meta);
   }
 }
 
@@ -207,6 +235,7 @@ class Simulation {
   readonly addresses: Map<NodeId, string>;
   private failure: string | undefined;
   private nemesisRunning = true;
+  snapshotsReceived = 0;
 
   constructor(readonly seed: number, readonly options: SwarmOptions, readonly settings: SimulationSettings) {
     this.world = new SimWorld(seed);
@@ -394,6 +423,7 @@ class Simulation {
       simulatedMs: this.world.now(),
       operations: counts,
       committed: this.checker.committedCount(),
+      snapshots: { saved: this.checker.snapshotsChecked, compactions: this.checker.compactions, received: this.snapshotsReceived },
       logTail: this.logs.tail(),
       history: this.history.events,
     };

@@ -34,6 +34,13 @@ export interface SwarmOptions {
    * big append would hide. */
   readonly appendBytesMax: number;
   readonly inflightAppendsMax: number;
+  /** Snapshot every this many applied entries, keeping this many behind it. Half the
+   * seeds snapshot every 5–50 entries with a window of 0–20, so compaction,
+   * InstallSnapshot and restarts from snapshots happen in most of their runs. */
+  readonly snapshotEntries: number;
+  readonly snapshotTrailing: number;
+  /** Snapshot data bytes per simulated chunk. */
+  readonly snapshotChunkBytes: number;
 }
 
 function pick(random: SeededRandom, min: number, max: number): number {
@@ -46,7 +53,7 @@ export function swarmOptions(seed: number): SwarmOptions {
   const modes = PARTITION_MODES.filter(() => random.nextFloat() < 0.6);
   const delayMsMin = pick(random, 0, 3);
   const diskLatencyMsMin = pick(random, 0, 1);
-  return {
+  const options: Omit<SwarmOptions, 'snapshotEntries' | 'snapshotTrailing' | 'snapshotChunkBytes'> = {
     nodes: pick(random, 3, 7),
     clients: pick(random, 2, 5),
     keys: pick(random, 1, 4),
@@ -67,6 +74,14 @@ export function swarmOptions(seed: number): SwarmOptions {
     electionTicks: 6,
     appendBytesMax: random.nextFloat() < 0.5 ? 1024 * 1024 : pick(random, 1, 200),
     inflightAppendsMax: random.nextFloat() < 0.5 ? 256 : pick(random, 1, 8),
+  };
+  // Drawn last, so the options above stay what they were for every seed.
+  const tiny = random.nextFloat() < 0.5;
+  return {
+    ...options,
+    snapshotEntries: tiny ? pick(random, 5, 50) : 10_000,
+    snapshotTrailing: tiny ? pick(random, 0, 20) : 5_000,
+    snapshotChunkBytes: pick(random, 16, 2048),
   };
 }
 
