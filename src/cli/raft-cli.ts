@@ -3,6 +3,7 @@ import { ClientTimeoutError, NoReachableNodeError, RequestRefusedError } from '.
 import { RaftClient } from '../client/raft-client.js';
 import type { StatusRow } from '../client/raft-client.js';
 import { ConfigError } from '../errors.js';
+import { statusRow } from '../node/node-status.js';
 import { DEFAULT_PEERS_TEXT, parseCluster, parseIntegerOption } from './options.js';
 
 /** Exit codes, documented in the README and `raft-cli --help`. */
@@ -50,11 +51,7 @@ async function status(options: GlobalOptions): Promise<number> {
   const client = clientFrom(options);
   try {
     const rows = await client.clusterStatus(Math.min(1000, parseIntegerOption('--timeout-ms', options.timeoutMs, 1, 3_600_000)));
-    const json = rows.map((row) =>
-      'status' in row
-        ? { id: row.status.id, address: row.address, role: row.status.role, term: row.status.term, leader: row.status.leader, commit: row.status.commit, applied: row.status.applied, lastIndex: row.status.lastIndex, pid: row.status.pid }
-        : { address: row.address, error: row.error },
-    );
+    const json = rows.map((row) => ('status' in row ? statusRow(row.status, row.address) : { address: row.address, error: row.error }));
     print(options, json, statusTable(rows));
     return rows.some((row) => 'status' in row) ? EXIT.ok : EXIT.unreachable;
   } finally {

@@ -21,6 +21,14 @@ import { Wal } from '../storage/wal/wal.js';
 import type { PeerAddress } from '../transport/address.js';
 import { formatAddress } from '../transport/address.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
+import type { CoreStatus } from '../core/raft-core.js';
+import type { Entry } from '../core/types.js';
+import { NodeHttpServer } from '../http/node-http-server.js';
+import { NodeEvents } from '../node/node-events.js';
+import { NodeMetrics } from '../node/metrics.js';
+import type { NodeObserver } from '../node/node-observer.js';
+import { combineObservers } from '../node/node-observer.js';
+import { nodeStatusJson } from '../node/node-status.js';
 import { DEFAULT_PEERS_TEXT, parseIntegerOption, parsePeers } from './options.js';
 
 interface NodeSettings {
@@ -34,6 +42,8 @@ interface NodeSettings {
   readonly limits: KvLimits;
   readonly logLevel: string;
   readonly pretty: boolean;
+  /** Port of the metrics/status/events endpoint; undefined = off. */
+  readonly httpPort: number | undefined;
 }
 
 interface RawOptions {
@@ -51,6 +61,7 @@ interface RawOptions {
   valueBytesMax: string;
   logLevel: string;
   pretty: boolean;
+  httpPort?: string;
 }
 
 function buildProgram(): Command {
@@ -70,6 +81,7 @@ function buildProgram(): Command {
     .option('--value-bytes-max <n>', 'largest value accepted, in bytes', String(DEFAULT_KV_LIMITS.valueBytesMax))
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .option('--pretty', 'one readable line per event instead of JSON', false)
+    .option('--http-port <port>', 'serve /metrics (Prometheus), /status and /events (Server-Sent Events) on this port of --host (default: off)')
     .showHelpAfterError('(run raft-node --help for every option)')
     .configureOutput({ outputError: (text, write) => write(text.startsWith('error:') ? `raft-node: ${text}` : text) });
 }
@@ -107,6 +119,7 @@ function settingsFrom(raw: RawOptions): NodeSettings {
     },
     logLevel: raw.logLevel,
     pretty: raw.pretty,
+    httpPort: raw.httpPort === undefined ? undefined : parseIntegerOption('--http-port', raw.httpPort, 0, 65535),
   };
 }
 
@@ -149,11 +162,13 @@ async function run(settings: NodeSettings): Promise<void> {
   const { wal, contents } = await Wal.open(new NodeFileSystem(), path.join(settings.dataDir, 'wal'), {
     onWarning: (fields, message) => logger.child({ component: 'storage' }).warn(fields, message),
   });
+  const observability = settings.httpPort === undefined ? undefined : createObservability(settings, contents);
   const transport = new TcpTransport({
     self: settings.id,
     listen: { host: settings.host, port: settings.port },
     peers: settings.peers,
     logger: logger.child({ component: 'transport' }),
+    onPeerBytes: observability === undefined ? undefined : (direction, peer, bytes) => observability.metrics.peerBytes(direction, peer, bytes),
   });
   const kv = new KvStateMachine();
   const node = new RaftNode<KvResult>({
@@ -167,6 +182,7 @@ async function run(settings: NodeSettings): Promise<void> {
     logger,
     summaryTicks: Math.max(1, Math.round(5000 / settings.tickMs)),
     onFatal: () => exitSoon(logger, 1),
+    observer: observability?.observer,
   });
   const addresses = new Map([...settings.peers].map(([id, address]) => [id, formatAddress(address)]));
   const clients = new ClientService({ node, kv, limits: settings.limits, addresses, logger });
@@ -177,6 +193,15 @@ async function run(settings: NodeSettings): Promise<void> {
   } catch (err) {
     await wal.close();
     throw listenFailure(err, settings);
+  }
+  if (observability !== undefined) {
+    try {
+      await startHttp(observability, settings, node, addresses, logger);
+    } catch (err) {
+      await transport.close();
+      await wal.close();
+      throw listenFailure(err, { ...settings, port: settings.httpPort! });
+    }
   }
   logger.info({ address: formatAddress(bound), peers: Object.fromEntries(addresses), dataDir: settings.dataDir, tickMs: settings.tickMs }, 'node ready');
   node.start();
@@ -192,6 +217,51 @@ async function run(settings: NodeSettings): Promise<void> {
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+interface Observability {
+  readonly metrics: NodeMetrics;
+  readonly events: NodeEvents;
+  readonly observer: NodeObserver;
+}
+
+/** Metrics and the event stream, fed by the driver's observer hooks. */
+function createObservability(settings: NodeSettings, contents: { hardState: { term: number; commit: number }; entries: readonly Entry[] }): Observability {
+  const metrics = new NodeMetrics();
+  const events = new NodeEvents({ id: settings.id, initial: contents.hardState, entries: contents.entries });
+  return { metrics, events, observer: combineObservers(metrics, events) };
+}
+
+async function startHttp(
+  observability: Observability,
+  settings: NodeSettings,
+  node: RaftNode<KvResult>,
+  addresses: ReadonlyMap<NodeId, string>,
+  logger: Logger,
+): Promise<void> {
+  const status = (): CoreStatus => node.status();
+  observability.metrics.bind(status);
+  observability.events.bind(status);
+  let httpAddress = '';
+  const server = new NodeHttpServer({
+    host: settings.host,
+    port: settings.httpPort!,
+    metrics: observability.metrics,
+    events: observability.events,
+    logger: logger.child({ component: 'http' }),
+    status: () =>
+      nodeStatusJson(node.status(), {
+        addresses,
+        httpAddress,
+        electionTicks: settings.core.electionTicks,
+        heartbeatTicks: settings.core.heartbeatTicks,
+        tickMs: settings.tickMs,
+        recentLog: () => observability.events.recentLog(),
+      }),
+  });
+  const bound = await server.listen();
+  httpAddress = formatAddress({ host: settings.host, port: bound.port });
+  logger.info({ http: httpAddress }, 'http endpoint listening');
 }
 
 function exitSoon(logger: Logger, code: number): void {
