@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { ClientTimeoutError, NoReachableNodeError, RequestRefusedError } from '../client/errors.js';
 import { RaftClient } from '../client/raft-client.js';
 import type { StatusRow } from '../client/raft-client.js';
+import { DashboardServer } from '../dashboard/dashboard-server.js';
 import { ConfigError } from '../errors.js';
 import { statusRow } from '../node/node-status.js';
 import { DEFAULT_PEERS_TEXT, parseCluster, parseIntegerOption } from './options.js';
@@ -130,7 +131,38 @@ function buildProgram(setExit: (code: number) => void): Command {
       print(globals(), { ok: result.ok, key, value: result.value }, result.ok ? 'OK' : `FAILED (current: ${result.value ?? '(absent)'})`);
       return result.ok ? EXIT.ok : EXIT.negative;
     })));
+  addDashboardCommand(program, globals);
   return program;
+}
+
+/** The Procfile's nodes serve HTTP on 9001..9005 (their raft port + 1000). */
+const DEFAULT_NODES_HTTP = [1, 2, 3, 4, 5].map((id) => `127.0.0.1:${9000 + id}`).join(',');
+
+/** `raft-cli dashboard`: serves the live page until interrupted. */
+function addDashboardCommand(program: Command, globals: () => GlobalOptions): void {
+  program.command('dashboard').description('serve a live web page of the cluster: elections, heartbeats, replication (needs raft-node --http-port)')
+    .option('--port <port>', 'port to serve the page on', '8080')
+    .option('--host <host>', 'address to serve the page on', '127.0.0.1')
+    .option('--http <addresses>', 'each node\'s --http-port address, comma separated', DEFAULT_NODES_HTTP)
+    .action(async (opts: { port: string; host: string; http: string }) => {
+      try {
+        const server = new DashboardServer({
+          host: opts.host,
+          port: parseIntegerOption('--port', opts.port, 0, 65535),
+          nodes: parseCluster(opts.http),
+          cluster: parseCluster(globals().cluster),
+        });
+        const bound = await server.listen();
+        process.stdout.write(`dashboard on http://${opts.host}:${bound.port}/\n`);
+        const stop = (): void => {
+          void server.close().then(() => process.exit(0));
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      } catch (err) {
+        process.exit(failureExit(err));
+      }
+    });
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
