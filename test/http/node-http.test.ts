@@ -4,6 +4,9 @@
 // histogram that counts; /events on a survivor shows the new term and leader within
 // 2 s of the leader's SIGKILL. Every process is killed by PID in `after`.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { Cluster, freePorts, waitFor } from '../../src/cluster/local-cluster.js';
@@ -127,6 +130,18 @@ describe('the HTTP endpoint of real nodes', () => {
     for (const peer of cluster.ids.filter((p) => p !== leader.id)) {
       const count = new RegExp(`^raftts_peer_round_trip_seconds_count\\{peer="${peer}"\\} (\\d+)$`, 'm').exec(text);
       assert.ok(count !== null && Number(count[1]) > 0, `round trips to ${peer} timed`);
+    }
+  }));
+
+  it('the Grafana dashboard and the alert rules in deploy/ use only metrics the node exports', () => guard(async () => {
+    await cluster.waitForLeader(10_000);
+    const exported = await scrape(`${http(cluster.ids[0]!)}/metrics`);
+    // This file runs from dist/test/http/.
+    const deploy = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../deploy');
+    for (const file of ['grafana-dashboard.json', 'raftts-alerts.yml']) {
+      const names = new Set([...readFileSync(path.join(deploy, file), 'utf8').matchAll(/\b(raftts_[a-z0-9_]+)/g)].map((m) => m[1]!.replace(/_bucket$/, '')));
+      assert.ok(names.size >= 5, `${file} uses raftts metrics`);
+      for (const name of names) assert.ok(exported.has(name), `${file}: ${name} is exported`);
     }
   }));
 
