@@ -172,39 +172,55 @@ function renderRing(list) {
   }
 }
 
+/** Table rows by http address: updated in place, so a click is never lost to a re-render. */
+const tableRows = new Map();
+const COLUMNS = ['id', 'role', 'term', 'vote', 'commit', 'applied', 'lag', 'pid'];
+
+function tableRow(http) {
+  let row = tableRows.get(http);
+  if (row) return row;
+  const tr = document.createElement('tr');
+  const cells = COLUMNS.map((name) => {
+    const td = document.createElement('td');
+    td.className = name;
+    tr.appendChild(td);
+    return td;
+  });
+  const td = document.createElement('td');
+  const button = document.createElement('button');
+  button.className = 'kill';
+  button.textContent = 'kill';
+  button.addEventListener('click', () => kill(Number(button.dataset.id)));
+  td.appendChild(button);
+  tr.appendChild(td);
+  row = { tr, cells, button };
+  tableRows.set(http, row);
+  return row;
+}
+
 function renderTable(list, leader) {
   const body = document.querySelector('#nodes-table tbody');
-  body.replaceChildren();
   const progress = new Map((leader?.status.peers ?? []).map((p) => [p.id, p]));
-  for (const n of list) {
+  list.forEach((n, i) => {
     const s = n.status;
-    const tr = document.createElement('tr');
-    tr.dataset.id = s ? String(s.id) : '';
-    tr.dataset.up = String(n.up);
+    const row = tableRow(n.http);
+    if (body.children[i] !== row.tr) body.insertBefore(row.tr, body.children[i] ?? null);
+    row.tr.dataset.id = s ? String(s.id) : '';
+    row.tr.dataset.up = String(n.up);
     const lag = !s || !leader ? '' : s.id === leader.status.id ? '-' : progress.has(s.id) ? String(leader.status.lastIndex - progress.get(s.id).match) : '';
-    const cells = s
+    const values = s
       ? [s.id, n.up ? s.role : 'down', s.term, s.vote || '-', s.commit, s.applied, lag, s.pid]
       : ['?', `down (${n.error ?? 'never answered'})`, '', '', '', '', '', ''];
-    const names = ['id', 'role', 'term', 'vote', 'commit', 'applied', 'lag', 'pid'];
-    cells.forEach((value, i) => {
-      const td = document.createElement('td');
-      td.className = names[i];
-      td.textContent = String(value);
-      tr.appendChild(td);
+    values.forEach((value, j) => {
+      const text = String(value);
+      if (row.cells[j].textContent !== text) row.cells[j].textContent = text;
     });
-    const td = document.createElement('td');
-    if (s && n.up) {
-      const button = document.createElement('button');
-      button.className = 'kill';
-      button.dataset.id = String(s.id);
-      button.textContent = 'kill';
-      button.title = `SIGKILL pid ${s.pid}`;
-      button.addEventListener('click', () => kill(s.id));
-      td.appendChild(button);
+    row.button.hidden = !(s && n.up);
+    if (s) {
+      row.button.dataset.id = String(s.id);
+      row.button.title = `SIGKILL pid ${s.pid}`;
     }
-    tr.appendChild(td);
-    body.appendChild(tr);
-  }
+  });
 }
 
 function renderLogs(list) {
