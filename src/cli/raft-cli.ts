@@ -2,7 +2,9 @@ import { Command } from 'commander';
 import { ClientTimeoutError, NoReachableNodeError, RequestRefusedError } from '../client/errors.js';
 import { RaftClient } from '../client/raft-client.js';
 import type { StatusRow } from '../client/raft-client.js';
+import { DashboardServer } from '../dashboard/dashboard-server.js';
 import { ConfigError } from '../errors.js';
+import { statusRow } from '../node/node-status.js';
 import { DEFAULT_PEERS_TEXT, parseCluster, parseIntegerOption } from './options.js';
 
 /** Exit codes, documented in the README and `raft-cli --help`. */
@@ -50,11 +52,7 @@ async function status(options: GlobalOptions): Promise<number> {
   const client = clientFrom(options);
   try {
     const rows = await client.clusterStatus(Math.min(1000, parseIntegerOption('--timeout-ms', options.timeoutMs, 1, 3_600_000)));
-    const json = rows.map((row) =>
-      'status' in row
-        ? { id: row.status.id, address: row.address, role: row.status.role, term: row.status.term, leader: row.status.leader, commit: row.status.commit, applied: row.status.applied, lastIndex: row.status.lastIndex, snapshotIndex: row.status.snapshotIndex, firstIndex: row.status.firstIndex, pid: row.status.pid }
-        : { address: row.address, error: row.error },
-    );
+    const json = rows.map((row) => ('status' in row ? statusRow(row.status, row.address) : { address: row.address, error: row.error }));
     print(options, json, statusTable(rows));
     return rows.some((row) => 'status' in row) ? EXIT.ok : EXIT.unreachable;
   } finally {
@@ -133,7 +131,38 @@ function buildProgram(setExit: (code: number) => void): Command {
       print(globals(), { ok: result.ok, key, value: result.value }, result.ok ? 'OK' : `FAILED (current: ${result.value ?? '(absent)'})`);
       return result.ok ? EXIT.ok : EXIT.negative;
     })));
+  addDashboardCommand(program, globals);
   return program;
+}
+
+/** The Procfile's nodes serve HTTP on 9001..9005 (their raft port + 1000). */
+const DEFAULT_NODES_HTTP = [1, 2, 3, 4, 5].map((id) => `127.0.0.1:${9000 + id}`).join(',');
+
+/** `raft-cli dashboard`: serves the live page until interrupted. */
+function addDashboardCommand(program: Command, globals: () => GlobalOptions): void {
+  program.command('dashboard').description('serve a live web page of the cluster: elections, heartbeats, replication (needs raft-node --http-port)')
+    .option('--port <port>', 'port to serve the page on', '8080')
+    .option('--host <host>', 'address to serve the page on', '127.0.0.1')
+    .option('--http <addresses>', 'each node\'s --http-port address, comma separated', DEFAULT_NODES_HTTP)
+    .action(async (opts: { port: string; host: string; http: string }) => {
+      try {
+        const server = new DashboardServer({
+          host: opts.host,
+          port: parseIntegerOption('--port', opts.port, 0, 65535),
+          nodes: parseCluster(opts.http),
+          cluster: parseCluster(globals().cluster),
+        });
+        const bound = await server.listen();
+        process.stdout.write(`dashboard on http://${opts.host}:${bound.port}/\n`);
+        const stop = (): void => {
+          void server.close().then(() => process.exit(0));
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      } catch (err) {
+        process.exit(failureExit(err));
+      }
+    });
 }
 
 export async function main(argv: readonly string[]): Promise<void> {

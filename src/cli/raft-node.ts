@@ -21,6 +21,15 @@ import type { KvResult } from '../protocol/client-messages.js';
 import { NodeFileSystem } from '../storage/file-system.js';
 import type { PeerAddress } from '../transport/address.js';
 import { formatAddress } from '../transport/address.js';
+import type { CoreStatus } from '../core/raft-core.js';
+import type { CoreInitialState } from '../core/raft-core.js';
+import type { RaftNode } from '../node/raft-node.js';
+import { NodeHttpServer } from '../http/node-http-server.js';
+import { NodeEvents } from '../node/node-events.js';
+import { NodeMetrics } from '../node/metrics.js';
+import type { NodeObserver } from '../node/node-observer.js';
+import { combineObservers } from '../node/node-observer.js';
+import { nodeStatusJson } from '../node/node-status.js';
 import { DEFAULT_PEERS_TEXT, parseIntegerOption, parsePeers } from './options.js';
 
 interface NodeSettings {
@@ -37,6 +46,8 @@ interface NodeSettings {
   readonly restore: string | undefined;
   readonly logLevel: string;
   readonly pretty: boolean;
+  /** Port of the metrics/status/events endpoint; undefined = off. */
+  readonly httpPort: number | undefined;
 }
 
 interface RawOptions {
@@ -57,6 +68,7 @@ interface RawOptions {
   restore?: string;
   logLevel: string;
   pretty: boolean;
+  httpPort?: string;
 }
 
 function buildProgram(): Command {
@@ -79,6 +91,7 @@ function buildProgram(): Command {
     .option('--restore <file>', 'seed an empty --data-dir from a backup (raft-cli snapshot save), then start')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .option('--pretty', 'one readable line per event instead of JSON', false)
+    .option('--http-port <port>', 'serve /metrics (Prometheus), /status and /events (Server-Sent Events) on this port of --host (default: off)')
     .showHelpAfterError('(run raft-node --help for every option)')
     .configureOutput({ outputError: (text, write) => write(text.startsWith('error:') ? `raft-node: ${text}` : text) });
 }
@@ -121,6 +134,7 @@ function settingsFrom(raw: RawOptions): NodeSettings {
     restore: raw.restore,
     logLevel: raw.logLevel,
     pretty: raw.pretty,
+    httpPort: raw.httpPort === undefined ? undefined : parseIntegerOption('--http-port', raw.httpPort, 0, 65535),
   };
 }
 
@@ -165,6 +179,7 @@ async function run(settings: NodeSettings): Promise<void> {
     logger.info({ file: settings.restore, index: meta.index, term: meta.term, dataDir: settings.dataDir }, 'data dir restored from backup');
   }
   const kv = new KvStateMachine();
+  const observability = settings.httpPort === undefined ? undefined : createObservability(settings);
   let handle: NodeHandle<KvResult>;
   try {
     handle = await createNode<KvResult>({
@@ -178,6 +193,8 @@ async function run(settings: NodeSettings): Promise<void> {
       tickMs: settings.tickMs,
       snapshotPolicy: settings.snapshotPolicy,
       onFatal: () => exitSoon(logger, 1),
+      observer: observability === undefined ? undefined : (initial) => observability.attach(initial),
+      onPeerBytes: observability === undefined ? undefined : (direction, peer, bytes) => observability.metrics.peerBytes(direction, peer, bytes),
     });
   } catch (err) {
     throw listenFailure(err, settings);
@@ -186,6 +203,14 @@ async function run(settings: NodeSettings): Promise<void> {
   const addresses = new Map([...settings.peers].map(([id, address]) => [id, formatAddress(address)]));
   const clients = new ClientService({ node, kv, limits: settings.limits, addresses, logger });
   transport.onClientRequest((request, reply) => clients.handle(request, reply));
+  if (observability !== undefined) {
+    try {
+      await startHttp(observability, settings, node, addresses, logger);
+    } catch (err) {
+      await handle.stop();
+      throw listenFailure(err, { ...settings, port: settings.httpPort! });
+    }
+  }
   logger.info({ address: formatAddress(bound), peers: Object.fromEntries(addresses), dataDir: settings.dataDir, tickMs: settings.tickMs }, 'node ready');
   const shutdown = (signal: string): void => {
     logger.info({ signal }, 'stopping');
@@ -199,6 +224,62 @@ async function run(settings: NodeSettings): Promise<void> {
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+interface Observability {
+  readonly metrics: NodeMetrics;
+  /** Created once storage is open: the event stream starts from the recovered log. */
+  events: NodeEvents | undefined;
+  attach(initial: CoreInitialState): NodeObserver;
+}
+
+/** Metrics and the event stream, fed by the driver's observer hooks. */
+function createObservability(settings: NodeSettings): Observability {
+  const metrics = new NodeMetrics();
+  const observability: Observability = {
+    metrics,
+    events: undefined,
+    attach(initial) {
+      const events = new NodeEvents({ id: settings.id, initial: initial.hardState, entries: initial.entries });
+      observability.events = events;
+      return combineObservers(metrics, events);
+    },
+  };
+  return observability;
+}
+
+async function startHttp(
+  observability: Observability,
+  settings: NodeSettings,
+  node: RaftNode<KvResult>,
+  addresses: ReadonlyMap<NodeId, string>,
+  logger: Logger,
+): Promise<void> {
+  const events = observability.events;
+  if (events === undefined) throw new Error('the event stream starts with the node');
+  const status = (): CoreStatus => node.status();
+  observability.metrics.bind(status);
+  events.bind(status);
+  let httpAddress = '';
+  const server = new NodeHttpServer({
+    host: settings.host,
+    port: settings.httpPort!,
+    metrics: observability.metrics,
+    events,
+    logger: logger.child({ component: 'http' }),
+    status: () =>
+      nodeStatusJson(node.status(), {
+        addresses,
+        httpAddress,
+        electionTicks: settings.core.electionTicks,
+        heartbeatTicks: settings.core.heartbeatTicks,
+        tickMs: settings.tickMs,
+        recentLog: () => events.recentLog(),
+      }),
+  });
+  const bound = await server.listen();
+  httpAddress = formatAddress({ host: settings.host, port: bound.port });
+  logger.info({ http: httpAddress }, 'http endpoint listening');
 }
 
 function exitSoon(logger: Logger, code: number): void {

@@ -52,6 +52,8 @@ export interface ClusterOptions {
   readonly workDir?: string;
   /** The address node `id` should dial to reach `peer` (a proxy, say); default direct. */
   readonly dialAddress?: (id: number, peer: number) => string;
+  /** Arguments for one node only (an --http-port, say), after extraArgs. */
+  readonly nodeArgs?: (id: number) => readonly string[];
 }
 
 /**
@@ -66,6 +68,7 @@ export class Cluster {
   private ports: number[] = [];
   private readonly extraArgs: readonly string[];
   private readonly dialAddress: ((id: number, peer: number) => string) | undefined;
+  private readonly nodeArgs: ((id: number) => readonly string[]) | undefined;
   private client: RaftClient | undefined;
 
   constructor(options: ClusterOptions = {}) {
@@ -73,6 +76,7 @@ export class Cluster {
     this.workDir = options.workDir ?? mkdtempSync(path.join(os.tmpdir(), 'raft-ts-cluster-'));
     this.extraArgs = options.extraArgs ?? [];
     this.dialAddress = options.dialAddress;
+    this.nodeArgs = options.nodeArgs;
   }
 
   /** Picks free ports (unless given) and starts every node. */
@@ -102,7 +106,7 @@ export class Cluster {
     const log = createWriteStream(path.join(this.workDir, `node-${id}.log`), { flags: 'a' });
     const child = spawn(
       process.execPath,
-      [RAFT_NODE_BIN, '--id', String(id), '--port', String(this.port(id)), '--peers', this.peersFlag(id), '--data-dir', path.join(this.workDir, `data-${id}`), ...this.extraArgs],
+      [RAFT_NODE_BIN, '--id', String(id), '--port', String(this.port(id)), '--peers', this.peersFlag(id), '--data-dir', path.join(this.workDir, `data-${id}`), ...this.extraArgs, ...(this.nodeArgs?.(id) ?? [])],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     // Two pipes share one file: neither may end it, or the other writes after the end.

@@ -4,6 +4,7 @@ import type { KvLimits } from '../kv/kv-command.js';
 import { checkKvLimits, encodeKvCommand } from '../kv/kv-command.js';
 import type { KvStateMachine } from '../kv/kv-state-machine.js';
 import type { ClientRequest, ClientResponse, ErrorCode, KvRequest, KvResult } from '../protocol/client-messages.js';
+import { nodeStatus } from './node-status.js';
 import { NotLeaderError, UnknownOutcomeError } from './pending-requests.js';
 import type { RaftNode } from './raft-node.js';
 
@@ -35,24 +36,7 @@ export class ClientService {
 
   handle(request: ClientRequest, reply: (response: ClientResponse) => void): void {
     if (request.type === 'StatusRequest') {
-      const status = this.options.node.status();
-      reply({
-        type: 'StatusResponse',
-        requestId: request.requestId,
-        status: {
-          id: status.id,
-          role: status.role,
-          term: status.term,
-          leader: status.leader,
-          leaderAddress: this.options.addresses.get(status.leader) ?? null,
-          commit: status.commit,
-          applied: status.applied,
-          lastIndex: status.lastIndex,
-          snapshotIndex: status.snapshotIndex,
-          firstIndex: status.firstIndex,
-          pid: process.pid,
-        },
-      });
+      reply({ type: 'StatusResponse', requestId: request.requestId, status: nodeStatus(this.options.node.status(), this.options.addresses) });
       return;
     }
     this.handleKv(request).then(reply, (err: unknown) => reply(this.errorResponse(request.requestId, err)));

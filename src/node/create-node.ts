@@ -4,10 +4,13 @@ import type { Logger } from 'pino';
 import { SeededRandom } from '../core/random.js';
 import type { NodeId } from '../core/types.js';
 import type { StateMachine } from '../kv/state-machine.js';
+import type { CoreInitialState } from '../core/raft-core.js';
 import type { FileSystem } from '../storage/file-system.js';
 import { NodeFileSystem } from '../storage/file-system.js';
 import type { PeerAddress } from '../transport/address.js';
+import type { TcpTransportOptions } from '../transport/tcp-transport.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
+import type { NodeObserver } from './node-observer.js';
 import { openNodeStorage } from './node-storage.js';
 import { RaftNode } from './raft-node.js';
 import type { SnapshotPolicy } from './snapshot-storage.js';
@@ -38,6 +41,10 @@ export interface CreateNodeOptions<Result> {
   readonly onFatal?: (err: Error) => void;
   /** Default: the real file system. */
   readonly fs?: FileSystem;
+  /** Builds the driver's observer (metrics, events) once the recovered state is known. */
+  readonly observer?: (initial: CoreInitialState) => NodeObserver;
+  /** Counts peer traffic (metrics). */
+  readonly onPeerBytes?: TcpTransportOptions['onPeerBytes'];
 }
 
 /** A running node: its driver, its transport (for client requests) and where it listens. */
@@ -65,6 +72,7 @@ export async function createNode<Result>(options: CreateNodeOptions<Result>): Pr
     listen,
     peers: options.peers,
     logger: options.logger.child({ component: 'transport' }),
+    onPeerBytes: options.onPeerBytes,
   });
   const tickMs = options.tickMs ?? 50;
   const config: CoreConfig = { ...DEFAULT_CORE_CONFIG, ...options.core, id: options.id, voters: [...options.peers.keys()] };
@@ -81,6 +89,7 @@ export async function createNode<Result>(options: CreateNodeOptions<Result>): Pr
     logger: options.logger,
     summaryTicks: options.summaryTicks ?? Math.max(1, Math.round(5000 / tickMs)),
     onFatal: options.onFatal ?? ((err) => options.logger.fatal({ err }, 'node stopped')),
+    observer: options.observer?.(storage.initial),
   });
   let address: PeerAddress;
   try {

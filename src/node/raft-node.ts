@@ -11,6 +11,7 @@ import { EntryKind } from '../core/types.js';
 import type { StateMachine } from '../kv/state-machine.js';
 import type { LogStorage } from '../storage/log-storage.js';
 import type { Transport } from '../transport/tcp-transport.js';
+import type { NodeObserver } from './node-observer.js';
 import { NotLeaderError, PendingProposals, PendingReads, UnknownOutcomeError } from './pending-requests.js';
 import { SerialQueue } from '../util/serial-queue.js';
 import type { SnapshotPolicy, SnapshotStorage } from './snapshot-storage.js';
@@ -42,6 +43,9 @@ export interface RaftNodeOptions<Result> {
   /** Milliseconds since some fixed point, for durations in logs (performance.now in
    * production; the simulator passes its clock). */
   readonly now?: () => number;
+  /** Told of each Ready, write, message received, apply and proposal (metrics and
+   * the event stream); absent, the driver does no such work. */
+  readonly observer?: NodeObserver;
 }
 
 /** A snapshot received from a leader that the core accepted, until it is installed. */
@@ -125,6 +129,7 @@ export class RaftNode<Result> {
     const err = new UnknownOutcomeError('the node is shutting down');
     this.proposals.failAll(err);
     this.reads.failAll(err);
+    this.options.observer?.stopped();
     await this.options.transport.close();
     await this.options.storage.close();
   }
@@ -137,10 +142,13 @@ export class RaftNode<Result> {
   propose(data: Uint8Array): Promise<Result> {
     const result = this.core.step({ type: 'Propose', entries: [{ kind: EntryKind.Command, data }] });
     if (!result.ok) {
+      this.options.observer?.proposalRefused();
       return Promise.reject(new NotLeaderError(result.reason === 'not-leader' ? result.leader : 0));
     }
     this.requestTurn();
-    return this.proposals.add(result.firstIndex!, result.term!);
+    const outcome = this.proposals.add(result.firstIndex!, result.term!);
+    this.options.observer?.proposed(outcome);
+    return outcome;
   }
 
   /** Resolves once a linearizable read may be served from the local state machine. */
@@ -159,6 +167,7 @@ export class RaftNode<Result> {
     if (this.stopped) return;
     const result = this.core.step(message);
     if (!result.ok) this.log.warn({ from: message.from, to: message.to, type: message.type }, 'message from an unknown peer dropped');
+    else this.options.observer?.received(message);
     this.requestTurn();
   }
 
@@ -216,6 +225,8 @@ export class RaftNode<Result> {
   }
 
   private async handleReady(ready: Ready): Promise<void> {
+    const observer = this.options.observer;
+    observer?.ready(ready);
     if (ready.softState !== undefined && ready.softState.role !== 'leader') {
       // Proposals and reads of a deposed leader cannot be settled here any more.
       const err = new UnknownOutcomeError('leadership lost before the request completed');
@@ -231,11 +242,14 @@ export class RaftNode<Result> {
     if (ready.snapshot !== undefined) await this.installSnapshot(ready.snapshot);
     const hardState = this.hardStateToWrite(ready);
     if (ready.entries.length > 0 || hardState !== undefined) {
+      const started = observer === undefined ? 0 : performance.now();
       await this.storageQueue.run(() => this.options.storage.append(ready.entries, hardState, ready.mustSync));
+      observer?.persisted((performance.now() - started) / 1000, ready.entries.length, ready.mustSync);
     }
     if (this.stopped) return;
     for (const message of afterPersist) this.options.transport.send(message);
     this.apply(ready.committedEntries);
+    if (ready.committedEntries.length > 0) observer?.applied(ready.committedEntries, this.appliedIndex);
     for (const read of ready.readStates) this.reads.confirmed(read.requestId, read.index, this.appliedIndex);
     this.core.advance();
     this.maybeStartSnapshot();

@@ -42,6 +42,8 @@ export interface PeerLinkOptions {
   /** Called once per loss of the peer (not per retry): the first failed connect after
    * having been connected, or the first failure at start. */
   readonly onUnreachable?: (peer: NodeId) => void;
+  /** Called with each frame's size as it is queued (metrics). */
+  readonly onSentBytes?: (bytes: number) => void;
 }
 
 type LinkState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'closed';
@@ -64,6 +66,7 @@ export class PeerLink {
   readonly #connectTimeoutMs: number;
   readonly #random: () => number;
   readonly #onConnected: ((peer: NodeId) => void) | undefined;
+  readonly #onSentBytes: ((bytes: number) => void) | undefined;
   readonly #onUnreachable: ((peer: NodeId) => void) | undefined;
 
   #state: LinkState = 'idle';
@@ -90,6 +93,7 @@ export class PeerLink {
     this.#connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT;
     this.#random = options.random ?? Math.random;
     this.#onConnected = options.onConnected;
+    this.#onSentBytes = options.onSentBytes;
     this.#onUnreachable = options.onUnreachable;
   }
 
@@ -118,6 +122,7 @@ export class PeerLink {
     if (this.#state === 'closed') return;
     const frame = this.#encode(message);
     if (frame === undefined) return;
+    this.#onSentBytes?.(frame.byteLength);
     if (this.#queue.push(frame)) {
       this.#droppedMessages += 1;
       this.#log.debug({ type: message.type, dropped: this.#droppedMessages }, 'queue full, dropped oldest message');

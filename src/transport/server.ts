@@ -2,6 +2,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 
 import type { PeerMessage } from '../core/messages.js';
+import type { NodeId } from '../core/types.js';
 import type { ClientRequest, ClientResponse } from '../protocol/client-messages.js';
 import { FrameDecodeError } from '../errors.js';
 import type { PeerAddress } from './address.js';
@@ -33,6 +34,9 @@ export interface TransportServerOptions {
   readonly logger: Logger;
   /** Largest frame body accepted; a larger header closes that connection. Default 16 MiB. */
   readonly frameBytesMax?: number;
+  /** Bytes read on a connection, attributed to the peer whose messages it carries
+   * (metrics); bytes before its first message are not counted. */
+  readonly onPeerBytes?: (peer: NodeId, bytes: number) => void;
 }
 
 /**
@@ -116,22 +120,35 @@ export class TransportServer {
     socket.setNoDelay(true);
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     const decoder = new FrameDecoder(this.#frameBytesMax);
-    socket.on('data', (chunk: Buffer) => this.#receive(socket, remote, decoder, chunk));
+    const onPeerBytes = this.#options.onPeerBytes;
+    if (onPeerBytes === undefined) {
+      socket.on('data', (chunk: Buffer) => this.#receive(socket, remote, decoder, chunk));
+    } else {
+      // A peer's link carries only that peer's messages: the first one names it.
+      let peer = 0;
+      socket.on('data', (chunk: Buffer) => {
+        const first = this.#receive(socket, remote, decoder, chunk);
+        if (peer === 0 && first !== undefined && isWirePeerMessage(first)) peer = first.from;
+        if (peer !== 0) onPeerBytes(peer, chunk.byteLength);
+      });
+    }
     // Replies are bounded by the client's reading: stop taking requests while it lags.
     socket.on('drain', () => socket.resume());
     socket.on('error', (err) => this.#log.debug({ remote, err }, 'connection error'));
     socket.once('close', () => this.#connections.delete(socket));
   }
 
-  #receive(socket: net.Socket, remote: string, decoder: FrameDecoder, chunk: Buffer): void {
+  /** Returns the first message decoded from `chunk`, if any. */
+  #receive(socket: net.Socket, remote: string, decoder: FrameDecoder, chunk: Buffer): WireMessage | undefined {
     const messages = this.#decodeChunk(decoder, chunk);
     // Messages that decoded cleanly before a bad frame in the same chunk are still
     // delivered: they are valid, and the order on the connection is kept.
     for (const message of messages.valid) {
-      if (socket.destroyed) return;
+      if (socket.destroyed) return undefined;
       this.#dispatch(socket, message);
     }
     if (messages.error !== undefined) this.#reject(socket, remote, messages.error);
+    return messages.valid[0];
   }
 
   /** Decoding errors are caught here and only here; handler errors must propagate. */

@@ -50,6 +50,9 @@ export interface TcpTransportOptions {
   readonly backoffMsMax?: number;
   /** Largest snapshot accepted from a leader. Default 1 GiB. */
   readonly snapshotBytesMax?: number;
+  /** Counts peer traffic (metrics): frame bytes queued for a peer, and bytes read on
+   * a connection once it has carried a message from that peer. */
+  readonly onPeerBytes?: (direction: 'sent' | 'received', peer: NodeId, bytes: number) => void;
 }
 
 const MISADDRESSED_SENDERS_MAX = 64;
@@ -81,6 +84,7 @@ export class TcpTransport implements Transport {
       port: options.listen.port,
       logger: options.logger,
       frameBytesMax: options.frameBytesMax,
+      onPeerBytes: options.onPeerBytes === undefined ? undefined : (peer, bytes) => options.onPeerBytes!('received', peer, bytes),
     });
     this.#server.onPeerMessage((message) => this.#receive(message));
     this.#server.onSnapshotChunk((chunk, connection) => this.#receiveSnapshotChunk(chunk, connection));
@@ -97,6 +101,7 @@ export class TcpTransport implements Transport {
         backoffMsInitial: options.backoffMsInitial,
         backoffMsMax: options.backoffMsMax,
         onUnreachable: (lost) => this.#unreachableHandler?.(lost),
+        onSentBytes: options.onPeerBytes === undefined ? undefined : (bytes) => options.onPeerBytes!('sent', peer, bytes),
       });
       this.#links.set(peer, link);
     }
