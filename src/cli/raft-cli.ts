@@ -5,6 +5,8 @@ import type { StatusRow } from '../client/raft-client.js';
 import { DashboardServer } from '../dashboard/dashboard-server.js';
 import { ConfigError } from '../errors.js';
 import { statusRow } from '../node/node-status.js';
+import { NodeFileSystem } from '../storage/file-system.js';
+import { writeSnapshotFile } from '../storage/snapshot-store.js';
 import { DEFAULT_PEERS_TEXT, parseCluster, parseIntegerOption } from './options.js';
 
 /** Exit codes, documented in the README and `raft-cli --help`. */
@@ -131,6 +133,16 @@ function buildProgram(setExit: (code: number) => void): Command {
       print(globals(), { ok: result.ok, key, value: result.value }, result.ok ? 'OK' : `FAILED (current: ${result.value ?? '(absent)'})`);
       return result.ok ? EXIT.ok : EXIT.negative;
     })));
+  const snapshot = program.command('snapshot').description('backups: a consistent copy of the state, for raft-node --restore');
+  const save = snapshot.command('save <file>').description('write a consistent snapshot, taken through the leader, to file; prints its index and size')
+    .option('--stale', 'copy whichever node answers, without confirming leadership (may be stale)', false);
+  save.action(wrap((file) => runKv(globals(), async (client) => {
+    const stale = save.opts<{ stale: boolean }>().stale;
+    const { snapshot: meta, data } = await client.snapshot({ stale });
+    const { bytes } = await writeSnapshotFile(new NodeFileSystem(), file!, meta, [data]);
+    print(globals(), { file, index: meta.index, term: meta.term, bytes }, `saved ${file}: index ${meta.index}, term ${meta.term}, ${bytes} bytes`);
+    return EXIT.ok;
+  })));
   addDashboardCommand(program, globals);
   return program;
 }

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import type { ClientRequest, ClientResponse } from '../protocol/client-messages.js';
 import { parseAddress } from '../transport/address.js';
-import { decodeMessage, encodeFrameMessage } from '../transport/codec.js';
+import { decodeMessage, encodeFrameMessage, isWireClientResponse } from '../transport/codec.js';
 import { corkForThisTurn } from '../transport/cork.js';
 import { FRAME_BYTES_MAX_DEFAULT, FrameDecoder } from '../transport/frame.js';
 import { ClientTimeoutError, ConnectionLostError } from './errors.js';
@@ -69,9 +69,7 @@ export class Connection {
     try {
       for (const body of this.decoder.push(chunk)) {
         const message = decodeMessage(body);
-        if (!('requestId' in message) || message.type === 'StatusRequest' || message.type === 'KvRequest') {
-          throw new Error(`unexpected ${message.type} from a node`);
-        }
+        if (!isWireClientResponse(message)) throw new Error(`unexpected ${message.type} from a node`);
         const waiting = this.outstanding.get(message.requestId);
         if (waiting === undefined) continue;
         this.outstanding.delete(message.requestId);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ClientResponse, KvOperation, KvResult, NodeStatus } from '../protocol/client-messages.js';
+import type { ClientResponse, KvOperation, KvResult, NodeStatus, SnapshotResponse } from '../protocol/client-messages.js';
 import { parseAddress } from '../transport/address.js';
 import { ConfigError } from '../errors.js';
 import type { RequestBody } from './connection.js';
@@ -90,8 +90,18 @@ export class RaftClient {
   async get(key: string, options: ReadOptions = {}): Promise<string | null> {
     const stale = options.stale ?? false;
     const body: RequestBody = { type: 'KvRequest', operation: { op: 'get', key }, clientId: this.clientId, seq: 0, firstUnackedSeq: 0, stale };
-    const result = await this.execute(body, options.deadlineMs ?? this.deadlineMs, stale);
+    const result = await this.execute(body, options.deadlineMs ?? this.deadlineMs, stale, kvResult);
     return result.value;
+  }
+
+  /**
+   * A consistent copy of the whole state through the leader (after a ReadIndex
+   * round: a linearizable point), or, with `stale`, of whichever node answers.
+   */
+  async snapshot(options: ReadOptions = {}): Promise<{ snapshot: SnapshotResponse['snapshot']; data: Uint8Array }> {
+    const stale = options.stale ?? false;
+    const response = await this.execute({ type: 'SnapshotRequest', stale }, options.deadlineMs ?? this.deadlineMs, stale, (r) => (r.type === 'SnapshotResponse' ? r : undefined));
+    return { snapshot: response.snapshot, data: response.data };
   }
 
   /** One row per cluster address: its status, or why it did not answer. */
@@ -125,7 +135,7 @@ export class RaftClient {
       // Seqs enter in increasing order and a Set keeps insertion order: the first is the smallest.
       const firstUnackedSeq = this.unacked.values().next().value as number;
       const body: RequestBody = { type: 'KvRequest', operation, clientId: this.clientId, seq, firstUnackedSeq, stale: false };
-      return await this.execute(body, options.deadlineMs ?? this.deadlineMs, false);
+      return await this.execute(body, options.deadlineMs ?? this.deadlineMs, false, kvResult);
     } finally {
       this.unacked.delete(seq);
     }
@@ -133,7 +143,7 @@ export class RaftClient {
 
   /** Sends `body` until a definite answer or the deadline; the same body (and so the
    * same seq) every time. */
-  private async execute(body: RequestBody, deadlineMs: number, anyNode: boolean): Promise<KvResult> {
+  private async execute<T>(body: RequestBody, deadlineMs: number, anyNode: boolean, accept: (response: ClientResponse) => T | undefined): Promise<T> {
     const environment = this.environment;
     const now = (): number => environment.now();
     const sleep = (ms: number): Promise<void> => environment.sleep(ms);
@@ -159,9 +169,10 @@ export class RaftClient {
         if (broken) await sleep(Math.min(10, Math.max(0, deadline - now())));
         continue;
       }
-      if (response.type === 'KvResponse') {
+      const accepted = accept(response);
+      if (accepted !== undefined) {
         this.leaderAddress = anyNode ? this.leaderAddress : address;
-        return response.result;
+        return accepted;
       }
       if (response.type !== 'ErrorResponse') throw new Error(`unexpected ${response.type} from ${address}`);
       lastProblem = `${address}: ${response.message}`;
@@ -231,6 +242,10 @@ export class RaftClient {
     await connection.ready;
     return connection;
   }
+}
+
+function kvResult(response: ClientResponse): KvResult | undefined {
+  return response.type === 'KvResponse' ? response.result : undefined;
 }
 
 function describeError(err: unknown): string {

@@ -3,7 +3,8 @@ import type { NodeId } from '../core/types.js';
 import type { KvLimits } from '../kv/kv-command.js';
 import { checkKvLimits, encodeKvCommand } from '../kv/kv-command.js';
 import type { KvStateMachine } from '../kv/kv-state-machine.js';
-import type { ClientRequest, ClientResponse, ErrorCode, KvRequest, KvResult } from '../protocol/client-messages.js';
+import type { ClientRequest, ClientResponse, ErrorCode, KvRequest, KvResult, SnapshotRequest } from '../protocol/client-messages.js';
+import { FRAME_BYTES_MAX_DEFAULT } from '../transport/frame.js';
 import { nodeStatus } from './node-status.js';
 import { NotLeaderError, UnknownOutcomeError } from './pending-requests.js';
 import type { RaftNode } from './raft-node.js';
@@ -39,7 +40,32 @@ export class ClientService {
       reply({ type: 'StatusResponse', requestId: request.requestId, status: nodeStatus(this.options.node.status(), this.options.addresses) });
       return;
     }
+    if (request.type === 'SnapshotRequest') {
+      this.handleSnapshot(request).then(reply, (err: unknown) => reply(this.errorResponse(request.requestId, err)));
+      return;
+    }
     this.handleKv(request).then(reply, (err: unknown) => reply(this.errorResponse(request.requestId, err)));
+  }
+
+  /** A consistent backup: after a ReadIndex round the applied state includes every
+   * write acknowledged before the request, so the copy is a linearizable point. */
+  private async handleSnapshot(request: SnapshotRequest): Promise<ClientResponse> {
+    if (!request.stale) await this.options.node.readBarrier();
+    const taken = this.options.node.snapshotView();
+    if (taken === undefined) return this.error(request.requestId, 'BAD_REQUEST', 'nothing has been applied on this node yet');
+    const parts: Uint8Array[] = [];
+    try {
+      for (const chunk of taken.view.chunks()) parts.push(chunk);
+    } finally {
+      taken.view.release();
+    }
+    const data = Buffer.concat(parts);
+    // One response frame carries it; a larger state needs a streamed backup.
+    if (data.byteLength > FRAME_BYTES_MAX_DEFAULT - 64 * 1024) {
+      return this.error(request.requestId, 'TOO_LARGE', `the state is ${data.byteLength} bytes, more than one response frame carries`);
+    }
+    this.log.info({ index: taken.meta.index, bytes: data.byteLength, stale: request.stale }, 'snapshot copied for a client');
+    return { type: 'SnapshotResponse', requestId: request.requestId, snapshot: taken.meta, data };
   }
 
   private async handleKv(request: KvRequest): Promise<ClientResponse> {

@@ -8,7 +8,7 @@ import type { Ready } from '../core/ready.js';
 import { canSendBeforePersist } from '../core/ready.js';
 import type { Entry, HardState, Index, SnapshotMeta } from '../core/types.js';
 import { EntryKind } from '../core/types.js';
-import type { StateMachine } from '../kv/state-machine.js';
+import type { StateMachine, StateMachineSnapshot } from '../kv/state-machine.js';
 import type { LogStorage } from '../storage/log-storage.js';
 import type { Transport } from '../transport/tcp-transport.js';
 import type { NodeObserver } from './node-observer.js';
@@ -149,6 +149,17 @@ export class RaftNode<Result> {
     const outcome = this.proposals.add(result.firstIndex!, result.term!);
     this.options.observer?.proposed(outcome);
     return outcome;
+  }
+
+  /**
+   * An immutable view of the state machine at the applied index, with the metadata a
+   * snapshot file needs; the caller releases the view. Undefined before anything
+   * was applied.
+   */
+  snapshotView(): { meta: SnapshotMeta; view: StateMachineSnapshot } | undefined {
+    const term = this.core.termAt(this.appliedIndex);
+    if (this.appliedIndex === 0 || term === undefined) return undefined;
+    return { meta: { index: this.appliedIndex, term, config: this.core.clusterConfig() }, view: this.options.stateMachine.snapshot() };
   }
 
   /** Resolves once a linearizable read may be served from the local state machine. */

@@ -1,4 +1,4 @@
-import type { Index, NodeId, Role, Term } from '../core/types.js';
+import type { Index, NodeId, Role, SnapshotMeta, Term } from '../core/types.js';
 
 /**
  * The client protocol: the same 4-byte-length msgpack framing on the same port as
@@ -35,7 +35,18 @@ export interface KvRequest {
   readonly stale: boolean;
 }
 
-export type ClientRequest = StatusRequest | KvRequest;
+/**
+ * A consistent copy of the whole state (etcdctl snapshot save): unless `stale`, the
+ * node first confirms it leads and has applied everything committed (ReadIndex), so
+ * the copy is a linearizable point; `stale` copies whatever this node has applied.
+ */
+export interface SnapshotRequest {
+  readonly type: 'SnapshotRequest';
+  readonly requestId: number;
+  readonly stale: boolean;
+}
+
+export type ClientRequest = StatusRequest | KvRequest | SnapshotRequest;
 
 export interface NodeStatus {
   readonly id: NodeId;
@@ -98,12 +109,21 @@ export interface ErrorResponse {
   readonly leaderAddress: string | null;
 }
 
-export type ClientResponse = StatusResponse | KvResponse | ErrorResponse;
+/** The state machine's snapshot bytes at `snapshot.index`, in one frame. */
+export interface SnapshotResponse {
+  readonly type: 'SnapshotResponse';
+  readonly requestId: number;
+  readonly snapshot: SnapshotMeta;
+  readonly data: Uint8Array;
+}
 
-export const CLIENT_REQUEST_TYPES: readonly ClientRequest['type'][] = ['StatusRequest', 'KvRequest'];
+export type ClientResponse = StatusResponse | KvResponse | ErrorResponse | SnapshotResponse;
+
+export const CLIENT_REQUEST_TYPES: readonly ClientRequest['type'][] = ['StatusRequest', 'KvRequest', 'SnapshotRequest'];
 export const CLIENT_RESPONSE_TYPES: readonly ClientResponse['type'][] = [
   'StatusResponse',
   'KvResponse',
   'ErrorResponse',
+  'SnapshotResponse',
 ];
 export const ERROR_CODES: readonly ErrorCode[] = ['NOT_LEADER', 'TOO_LARGE', 'BAD_REQUEST', 'UNKNOWN_OUTCOME', 'BUSY'];

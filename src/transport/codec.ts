@@ -23,10 +23,12 @@ import type {
   KvResponse,
   KvResult,
   NodeStatus,
+  SnapshotRequest,
+  SnapshotResponse,
   StatusRequest,
   StatusResponse,
 } from '../protocol/client-messages.js';
-import { CLIENT_REQUEST_TYPES, ERROR_CODES } from '../protocol/client-messages.js';
+import { CLIENT_REQUEST_TYPES, CLIENT_RESPONSE_TYPES, ERROR_CODES } from '../protocol/client-messages.js';
 import { FrameDecodeError } from '../errors.js';
 import { encodeFrame } from './frame.js';
 import type { SnapshotAck, SnapshotChunk, SnapshotWireMessage } from './snapshot-messages.js';
@@ -75,6 +77,10 @@ export function isWireSnapshotMessage(message: WireMessage): message is Snapshot
   return (SNAPSHOT_MESSAGE_TYPES as readonly string[]).includes(message.type);
 }
 
+export function isWireClientResponse(message: WireMessage): message is ClientResponse {
+  return (CLIENT_RESPONSE_TYPES as readonly string[]).includes(message.type);
+}
+
 export function isWireClientRequest(message: WireMessage): message is ClientRequest {
   return (CLIENT_REQUEST_TYPES as readonly string[]).includes(message.type);
 }
@@ -87,7 +93,7 @@ export function isWireClientRequest(message: WireMessage): message is ClientRequ
  * indexes (without presets), so entry payloads are re-viewed as Buffers (no copy).
  */
 function toWireShape(message: WireMessage): unknown {
-  if (message.type === 'SnapshotChunk') return { ...message, data: asBuffer(message.data) };
+  if (message.type === 'SnapshotChunk' || message.type === 'SnapshotResponse') return { ...message, data: asBuffer(message.data) };
   if (message.type !== 'AppendRequest') return message;
   return { ...message, entries: message.entries.map(entryToWireShape) };
 }
@@ -449,6 +455,14 @@ function validateKvResult(fields: Fields): KvResult {
   return { ok: fields.boolean('ok'), value: fields.nullableString('value'), index: fields.count('index') };
 }
 
+function validateSnapshotRequest(fields: Fields): SnapshotRequest {
+  return { type: 'SnapshotRequest', requestId: fields.count('requestId'), stale: fields.boolean('stale') };
+}
+
+function validateSnapshotResponse(fields: Fields): SnapshotResponse {
+  return { type: 'SnapshotResponse', requestId: fields.count('requestId'), snapshot: validateSnapshotMeta(fields.map('snapshot')), data: fields.bytes('data') };
+}
+
 function validateErrorResponse(fields: Fields): ErrorResponse {
   return {
     type: 'ErrorResponse',
@@ -474,7 +488,9 @@ const VALIDATOR_TABLE = {
   SnapshotAck: validateSnapshotAck,
   StatusRequest: validateStatusRequest,
   KvRequest: validateKvRequest,
+  SnapshotRequest: validateSnapshotRequest,
   StatusResponse: validateStatusResponse,
+  SnapshotResponse: validateSnapshotResponse,
   KvResponse: validateKvResponse,
   ErrorResponse: validateErrorResponse,
 } satisfies { [T in WireMessage['type']]: (fields: Fields) => Extract<WireMessage, { type: T }> };

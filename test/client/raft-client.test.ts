@@ -32,6 +32,7 @@ async function fakeNode(id: number, behaviour: Behaviour): Promise<FakeNode> {
       reply({ type: 'StatusResponse', requestId: request.requestId, status: { id, role: 'follower', term: 1, leader: 0, leaderAddress: null, commit: 0, applied: 0, lastIndex: 0, snapshotIndex: 0, firstIndex: 1, pid: 1 } });
       return;
     }
+    if (request.type !== 'KvRequest') return;
     requests.push(request);
     const response = behaviour(request, requests.length);
     if (response !== undefined) reply(response);

@@ -21,6 +21,8 @@ export interface SimTransportOptions {
   readonly snapshotChunkBytes: number;
   /** A transfer not acknowledged by then has failed (a lost chunk, a cut link). */
   readonly snapshotTimeoutMs: number;
+  /** Chance of handing a completed snapshot to the node a second time, later. */
+  readonly snapshotReplayRate: number;
   /** Told of every snapshot that arrived whole (for the run's statistics). */
   readonly onSnapshotReceived?: () => void;
 }
@@ -102,7 +104,12 @@ export class SimTransport implements Transport {
     if (this.options.alive()) this.options.network.send(this.name, `n${chunk.from}`, { kind: 'snapshot-ack', ack } satisfies SnapshotEnvelope, 'SnapshotAck');
     if (result.status === 'complete') {
       this.options.onSnapshotReceived?.();
-      this.snapshotHandler?.({ type: 'InstallSnapshot', from: chunk.from, to: chunk.to, term: chunk.term, snapshot: chunk.snapshot }, result.data);
+      const message: InstallSnapshot = { type: 'InstallSnapshot', from: chunk.from, to: chunk.to, term: chunk.term, snapshot: chunk.snapshot };
+      this.snapshotHandler?.(message, result.data);
+      const { world, alive } = this.options;
+      if (world.chance(this.options.snapshotReplayRate)) {
+        world.at(world.between(1, 1000), `${this.name} snapshot replay`, () => this.snapshotHandler?.(message, result.data), alive);
+      }
     }
   }
 

@@ -94,6 +94,7 @@ class SimNode {
       alive,
       snapshotChunkBytes: this.sim.options.snapshotChunkBytes,
       snapshotTimeoutMs: 2_000,
+      snapshotReplayRate: this.sim.options.snapshotReplayRate,
       onSnapshotReceived: () => (this.sim.snapshotsReceived += 1),
     });
     const node = new RaftNode<KvResult>({

@@ -41,6 +41,10 @@ export interface SwarmOptions {
   readonly snapshotTrailing: number;
   /** Snapshot data bytes per simulated chunk. */
   readonly snapshotChunkBytes: number;
+  /** Chance that a snapshot that arrived whole is handed to the node once more, a
+   * little later: a transfer retried after a lost acknowledgement that arrives after
+   * the follower moved on (a stale snapshot it must ignore). */
+  readonly snapshotReplayRate: number;
 }
 
 function pick(random: SeededRandom, min: number, max: number): number {
@@ -53,7 +57,7 @@ export function swarmOptions(seed: number): SwarmOptions {
   const modes = PARTITION_MODES.filter(() => random.nextFloat() < 0.6);
   const delayMsMin = pick(random, 0, 3);
   const diskLatencyMsMin = pick(random, 0, 1);
-  const options: Omit<SwarmOptions, 'snapshotEntries' | 'snapshotTrailing' | 'snapshotChunkBytes'> = {
+  const options: Omit<SwarmOptions, 'snapshotEntries' | 'snapshotTrailing' | 'snapshotChunkBytes' | 'snapshotReplayRate'> = {
     nodes: pick(random, 3, 7),
     clients: pick(random, 2, 5),
     keys: pick(random, 1, 4),
@@ -82,6 +86,7 @@ export function swarmOptions(seed: number): SwarmOptions {
     snapshotEntries: tiny ? pick(random, 5, 50) : 10_000,
     snapshotTrailing: tiny ? pick(random, 0, 20) : 5_000,
     snapshotChunkBytes: pick(random, 16, 2048),
+    snapshotReplayRate: random.nextFloat() < 0.5 ? 0 : 0.3,
   };
 }
 
