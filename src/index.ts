@@ -7,8 +7,13 @@ export type { KvOperation, KvResult, NodeStatus } from './protocol/client-messag
 export * as core from './core/index.js';
 export { RaftNode } from './node/raft-node.js';
 export type { RaftNodeOptions } from './node/raft-node.js';
+export { createNode } from './node/create-node.js';
+export type { CreateNodeOptions, NodeHandle } from './node/create-node.js';
+export type { SnapshotPolicy, SnapshotStorage } from './node/snapshot-storage.js';
+export { DEFAULT_SNAPSHOT_POLICY } from './node/snapshot-storage.js';
+export type { Entry, NodeId, SnapshotMeta } from './core/types.js';
 export { NotLeaderError, UnknownOutcomeError } from './node/pending-requests.js';
-export type { StateMachine } from './kv/state-machine.js';
+export type { StateMachine, StateMachineSnapshot } from './kv/state-machine.js';
 export { KvStateMachine } from './kv/kv-state-machine.js';
 export * from './storage/index.js';
 export { TcpTransport } from './transport/tcp-transport.js';

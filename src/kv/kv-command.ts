@@ -20,10 +20,16 @@ export interface KvLimits {
 
 export const DEFAULT_KV_LIMITS: KvLimits = { keyBytesMax: 1024, valueBytesMax: 1024 * 1024 };
 
+/**
+ * Encodes a write for the log. msgpack-lite returns a view into a 2 KiB buffer of its
+ * own; the leader keeps every entry in memory until compaction, so the bytes are
+ * copied into a buffer of exactly their size rather than pinning 2 KiB per entry.
+ */
 export function encodeKvCommand(command: KvCommand): Uint8Array {
   const { operation, clientId, seq, firstUnackedSeq } = command;
-  return msgpack.encode([clientId, seq, firstUnackedSeq, operation.op, operation.key,
+  const encoded = msgpack.encode([clientId, seq, firstUnackedSeq, operation.op, operation.key,
     'value' in operation ? operation.value : null, operation.op === 'cas' ? operation.expect : null]);
+  return Uint8Array.prototype.slice.call(encoded);
 }
 
 /** Decodes a command the leader encoded; the leader validated it before proposing. */

@@ -37,6 +37,12 @@ describe('encodeKvCommand / decodeKvCommand', () => {
     }
   });
 
+  it('holds only its own bytes: a log entry does not pin an encoder buffer', () => {
+    const encoded = encodeKvCommand({ operation: { op: 'put', key: 'k', value: 'v'.repeat(100) }, clientId: 'c', seq: 1, firstUnackedSeq: 1 });
+    assert.equal(encoded.buffer.byteLength, encoded.byteLength);
+    assert.equal(encoded.byteOffset, 0);
+  });
+
   it('keeps cas expect null (absent) distinct from expect "" (empty value)', () => {
     const decodedNull = decodeKvCommand(encodeKvCommand({ operation: { op: 'cas', key: 'k', expect: null, value: 'v' }, clientId: 'c', seq: 1, firstUnackedSeq: 1 }));
     const decodedEmpty = decodeKvCommand(encodeKvCommand({ operation: { op: 'cas', key: 'k', expect: '', value: 'v' }, clientId: 'c', seq: 1, firstUnackedSeq: 1 }));
