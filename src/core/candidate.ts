@@ -37,7 +37,7 @@ function onVoteResponse(r: Raft, votes: Map<NodeId, boolean>, m: VoteResponse): 
   if (votes.has(m.from)) return;
   votes.set(m.from, m.granted);
   r.logger.debug({ from: m.from, granted: m.granted, pre: m.pre, term: m.term }, 'vote received');
-  const outcome = voteOutcome(r.config.voters, votes);
+  const outcome = voteOutcome(r.membership.voters, votes);
   if (outcome === 'won') {
     if (r.role === 'pre-candidate') campaign(r, false, false);
     else r.becomeLeader();
@@ -51,6 +51,8 @@ export function tickElection(r: Raft): void {
   r.electionElapsed += 1;
   if (r.electionElapsed < r.randomizedElectionTicks) return;
   r.electionElapsed = 0;
+  // A learner, a node still joining, or a removed node never campaigns.
+  if (!r.isPromotable()) return;
   r.logger.warn({ term: r.term, leader: r.leaderId, ticks: r.randomizedElectionTicks }, 'election timeout, campaigning');
   r.hup();
 }
@@ -60,14 +62,14 @@ export function campaign(r: Raft, pre: boolean, transfer: boolean): void {
   const votes = pre ? r.becomePreCandidate() : r.becomeCandidate();
   const voteTerm = pre ? r.term + 1 : r.term;
   votes.set(r.id, true);
-  if (voteOutcome(r.config.voters, votes) === 'won') {
+  if (voteOutcome(r.membership.voters, votes) === 'won') {
     // A single-node cluster wins at once.
     if (pre) campaign(r, false, transfer);
     else r.becomeLeader();
     return;
   }
   const last = r.log.lastEntryId();
-  for (const peer of r.peers) {
+  for (const peer of r.voterPeers()) {
     r.send({ type: 'VoteRequest', from: r.id, to: peer, term: voteTerm, pre, lastLogIndex: last.index, lastLogTerm: last.term, transfer });
   }
 }

@@ -3,9 +3,12 @@ import type { NodeId } from './types.js';
 
 /** Everything that tunes the protocol; validated once by validateCoreConfig. */
 export interface CoreConfig {
-  /** This node's id; must be one of `voters`. */
+  /** This node's id; one of `voters` unless the node joins an existing cluster. */
   readonly id: NodeId;
-  /** Every voting member, including this node (static membership for now). */
+  /** The bootstrap voters, this node included: the configuration until a snapshot or
+   * an applied membership entry says otherwise (those are the truth once they
+   * exist). Empty for a node that joins an existing cluster and learns the
+   * configuration from the leader. */
   readonly voters: readonly NodeId[];
   /** Election timeout base E in ticks; each timeout is drawn from [E, 2E) (Raft paper
    * §5.2). Must be greater than heartbeatTicks. Default 6. */
@@ -38,7 +41,7 @@ export function validateCoreConfig(config: CoreConfig): void {
   if (!Number.isSafeInteger(config.id) || config.id <= 0) {
     throw new ConfigError(`node id must be a positive integer, got ${config.id}`);
   }
-  if (!config.voters.includes(config.id)) {
+  if (config.voters.length > 0 && !config.voters.includes(config.id)) {
     throw new ConfigError(`node id ${config.id} is not in the peer list (${config.voters.join(', ')})`);
   }
   if (new Set(config.voters).size !== config.voters.length) {

@@ -21,6 +21,10 @@ export function stepFollower(r: Raft, m: PeerMessage): void {
     case 'TimeoutNow':
       // The leader hands over leadership: campaign now, skipping PreVote, with a
       // request that voters accept despite a live leader (thesis §3.10).
+      if (!r.isPromotable()) {
+        r.logger.info({ from: m.from, term: r.term }, 'leadership transfer ignored: not a voter');
+        break;
+      }
       r.logger.info({ from: m.from, term: r.term }, 'leadership transfer requested, campaigning');
       campaign(r, false, true);
       break;
@@ -94,5 +98,6 @@ export function handleSnapshot(r: Raft, m: InstallSnapshot): void {
   }
   r.logger.info({ from: m.from, index: snapshot.index, snapshotTerm: snapshot.term, lastIndex: r.log.lastIndex() }, 'installing snapshot: log replaced');
   r.log.restore(snapshot);
+  r.restoreMembership(snapshot.config);
   reply(r.log.lastIndex());
 }

@@ -1,3 +1,6 @@
+import type { ConfChange } from './membership.js';
+import { checkConfChange, encodeConfChange } from './membership.js';
+import { majority } from './quorum.js';
 import type { AppendResponse, HeartbeatResponse, PeerMessage, ProposedEntry } from './messages.js';
 import type { Raft } from './raft.js';
 import type { StepResult } from './raft-core.js';
@@ -5,11 +8,14 @@ import { ReadIndexQueue } from './read-index.js';
 import { broadcastAppends, broadcastHeartbeat, maybeSendAppend } from './replication.js';
 import type { Progress } from './tracker/progress.js';
 import { ProgressTracker } from './tracker/progress-tracker.js';
-import type { NodeId } from './types.js';
+import type { Index, NodeId } from './types.js';
 import { EntryKind, NO_NODE } from './types.js';
 
 /** A follower this many entries behind is reported as having fallen behind. */
 const FOLLOWER_LAG_ENTRIES = 1000;
+
+/** A learner may be promoted only when at most this many entries behind the leader. */
+export const PROMOTE_LAG_ENTRIES_MAX = 1000;
 
 /**
  * Everything only a leader has: the progress of its followers, its pending reads,
@@ -22,12 +28,20 @@ export class Leader {
   /** Appends are sent when the next Ready is built, so proposals that arrive in the
    * same turn share one append, one fsync and one message per follower. */
   appendsPending = false;
+  /**
+   * The index of the last membership change proposed, or of this leader's no-op: no
+   * change may be proposed until it is applied. Starting at the no-op is the fix for
+   * the single-server-change bug (raft-dev, 2015): a new leader commits an entry of
+   * its own term before it changes the configuration (etcd sets pendingConfIndex to
+   * its last index on election).
+   */
+  pendingConfIndex: Index = 0;
 
   constructor(private readonly r: Raft) {
     this.tracker = new ProgressTracker({
       self: r.id,
-      voters: r.config.voters,
-      learners: [],
+      voters: r.membership.voters,
+      learners: r.membership.learners,
       next: r.log.lastIndex() + 1,
       inflightAppendsMax: r.config.inflightAppendsMax,
       inflightBytesMax: r.config.appendBytesMax * r.config.inflightAppendsMax,
@@ -43,6 +57,7 @@ export class Leader {
     const r = this.r;
     const index = r.log.lastIndex() + 1;
     r.log.append([{ term: r.term, index, kind: EntryKind.Noop, data: new Uint8Array(0) }]);
+    this.pendingConfIndex = index;
     this.appendsPending = true;
     r.logger.info({ term: r.term, votes, lastIndex: r.log.lastIndex() }, 'became leader');
     for (const peer of this.tracker.peers()) maybeSendAppend(r, this.tracker, peer, true);
@@ -117,7 +132,8 @@ export class Leader {
     progress.onHeartbeatResponse();
     if (r.log.lastIndex() - progress.match > FOLLOWER_LAG_ENTRIES) this.markLagging(m.from, progress);
     if (progress.match < r.log.lastIndex()) maybeSendAppend(r, this.tracker, m.from, true);
-    if (m.context > 0) r.readStates.push(...this.reads.acknowledge(m.from, m.context, this.tracker.quorum()));
+    // Only voters confirm leadership for a read (a learner's answer proves nothing).
+    if (m.context > 0 && this.tracker.isVoter(m.from)) r.readStates.push(...this.reads.acknowledge(m.from, m.context, this.tracker.quorum()));
   }
 
   /** The transport lost `peer`: stop pipelining to it until it answers again. */
@@ -153,6 +169,7 @@ export class Leader {
 
   tick(): void {
     const r = this.r;
+    this.tracker.tickLeaving();
     r.heartbeatElapsed += 1;
     r.electionElapsed += 1;
     if (r.electionElapsed >= r.config.electionTicks) {
@@ -182,6 +199,85 @@ export class Leader {
     r.log.append(entries.map((e, i) => ({ term: r.term, index: firstIndex + i, kind: e.kind, data: e.data })));
     this.appendsPending = true;
     return { ok: true, firstIndex, lastIndex: r.log.lastIndex(), term: r.term };
+  }
+
+  /**
+   * Proposes one membership change (thesis §4.1: one server at a time). Refused when
+   * a change is still pending (or this leader's own no-op is not yet applied), when
+   * it does not apply to the configuration, when it would promote a learner far
+   * behind, or when the new configuration would lack a quorum of voters heard from
+   * recently, the node being added counted as down (etcd's strict reconfiguration
+   * check).
+   */
+  proposeConfChange(change: ConfChange): StepResult {
+    const r = this.r;
+    if (r.applied < this.pendingConfIndex) {
+      return { ok: false, reason: 'change-pending', message: `a membership change (or this leader's first entry) at index ${this.pendingConfIndex} is not applied yet; retry shortly` };
+    }
+    const problem = checkConfChange(r.membership, change);
+    if (problem !== undefined) return { ok: false, reason: 'invalid-change', message: problem };
+    if (change.op === 'bootstrap') return { ok: false, reason: 'invalid-change', message: 'the cluster is already bootstrapped' };
+    if (change.op === 'promote') {
+      const lag = r.log.lastIndex() - this.tracker.progressOf(change.id).match;
+      if (lag > PROMOTE_LAG_ENTRIES_MAX) return { ok: false, reason: 'learner-behind', message: `learner ${change.id} is ${lag} entries behind; promote it once it has caught up` };
+    }
+    const liveProblem = this.quorumAfter(change);
+    if (liveProblem !== undefined) return { ok: false, reason: 'no-quorum', message: liveProblem };
+    const index = r.log.lastIndex() + 1;
+    r.log.append([{ term: r.term, index, kind: EntryKind.ConfChange, data: encodeConfChange(change) }]);
+    this.pendingConfIndex = index;
+    this.appendsPending = true;
+    r.logger.info({ index, term: r.term, change }, 'membership change proposed');
+    return { ok: true, firstIndex: index, lastIndex: index, term: r.term };
+  }
+
+  /** Why the configuration after `change` would lack a live quorum, if it would. */
+  private quorumAfter(change: ConfChange): string | undefined {
+    const r = this.r;
+    let voters = [...r.membership.voters];
+    if (change.op === 'add-voter' || change.op === 'promote') voters.push(change.id);
+    if (change.op === 'remove') voters = voters.filter((id) => id !== change.id);
+    const live = voters.filter((id) => {
+      if (id === r.id) return true;
+      if (change.op === 'add-voter' && id === change.id) return false;
+      const progress = this.tracker.get(id);
+      return progress !== undefined && r.tickCount - progress.lastContactTick <= r.config.electionTicks;
+    }).length;
+    const needed = majority(voters.length);
+    return live >= needed ? undefined : `after this change only ${live} of ${voters.length} voters would be reachable, fewer than the ${needed} a quorum needs`;
+  }
+
+  /**
+   * The applied configuration changed at `index`. New members are probed from the
+   * end of the log; removed ones are still sent the log for two election timeouts, so
+   * they learn of their removal and stop. A leader that removed itself hands over to
+   * the most caught-up voter with TimeoutNow (thesis §3.10) and steps down.
+   */
+  onMembershipChanged(index: Index): void {
+    const r = this.r;
+    this.tracker.applyConfig(r.membership, r.log.lastIndex() + 1, r.tickCount, 2 * r.config.electionTicks);
+    if (r.membership.voters.includes(r.id)) return;
+    const successor = this.mostCaughtUpVoter();
+    if (successor !== undefined) {
+      r.send({ type: 'TimeoutNow', from: r.id, to: successor, term: r.term });
+      r.logger.info({ index, to: successor, term: r.term }, 'removed leader hands over');
+    }
+    r.becomeFollower(r.term, NO_NODE, 'leader removed from the configuration');
+  }
+
+  /** The voter (not this node) whose log matches the leader's furthest, ties to the lowest id. */
+  mostCaughtUpVoter(): NodeId | undefined {
+    let best: NodeId | undefined;
+    let bestMatch = -1;
+    for (const id of this.r.membership.voters) {
+      if (id === this.r.id) continue;
+      const match = this.tracker.get(id)?.match ?? -1;
+      if (match > bestMatch) {
+        best = id;
+        bestMatch = match;
+      }
+    }
+    return best;
   }
 
   /** Raft paper §5.3, §5.4.2: commit the highest index stored on a majority, but only

@@ -1,3 +1,4 @@
+import type { ConfChange } from './membership.js';
 import type { Entry, Index, NodeId, SnapshotMeta, Term } from './types.js';
 
 /**
@@ -129,7 +130,9 @@ export type LocalInput =
   | { readonly type: 'ReportUnreachable'; readonly peer: NodeId }
   /** The driver finished streaming a snapshot to `peer` (`ok`) or gave up on it: a
    * failure, a timeout, a lost connection (etcd ReportSnapshot). */
-  | { readonly type: 'ReportSnapshot'; readonly peer: NodeId; readonly ok: boolean };
+  | { readonly type: 'ReportSnapshot'; readonly peer: NodeId; readonly ok: boolean }
+  /** Leader only: propose one membership change (membership.ts). */
+  | { readonly type: 'ProposeConfChange'; readonly change: ConfChange };
 
 export function isPeerMessage(input: PeerMessage | LocalInput): input is PeerMessage {
   return 'from' in input;

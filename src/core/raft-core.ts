@@ -9,7 +9,8 @@ import { Raft } from './raft.js';
 import { RaftLog } from './raft-log.js';
 import type { Ready, SoftState } from './ready.js';
 import type { ClusterConfig, Entry, EntryId, HardState, Index, NodeId, Role, SnapshotMeta, Term } from './types.js';
-import { isHardStateEqual } from './types.js';
+import { EntryKind, isHardStateEqual } from './types.js';
+import { decodeConfChange } from './membership.js';
 /** What a node recovered from storage when it starts. */
 export interface CoreInitialState {
   readonly hardState: HardState;
@@ -34,7 +35,9 @@ export interface CoreDeps {
 export type StepResult =
   | { readonly ok: true; readonly firstIndex?: Index; readonly lastIndex?: Index; readonly term?: Term }
   | { readonly ok: false; readonly reason: 'not-leader'; readonly leader: NodeId }
-  | { readonly ok: false; readonly reason: 'unknown-peer' };
+  | { readonly ok: false; readonly reason: 'unknown-peer' }
+  /** A membership change refused by the leader, with a sentence saying why. */
+  | { readonly ok: false; readonly reason: 'change-pending' | 'invalid-change' | 'learner-behind' | 'no-quorum'; readonly message: string };
 
 export interface PeerStatus {
   readonly id: NodeId;
@@ -57,6 +60,11 @@ export interface CoreStatus {
   readonly lastTerm: Term;
   /** Index of the newest snapshot this node holds (0: none). */
   readonly snapshotIndex: Index;
+  /** The applied configuration. */
+  readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+  /** This node applied its own removal and takes no further part. */
+  readonly removed: boolean;
   /** The first index still in the log (entries before it were compacted). */
   readonly firstIndex: Index;
   /** Ticks since this node last heard from its leader (followers), or since it
@@ -81,7 +89,8 @@ export class RaftCore {
   /** What the driver has made durable / been told, to compute the next Ready. */
   private persistedHardState: HardState;
   private reportedSoftState: SoftState;
-  private applied: Index;
+  /** The configuration the last Ready reported. */
+  private reportedMembership: ClusterConfig;
   /** What the outstanding Ready handed out, acknowledged by advance(). */
   private outstanding:
     | { lastEntry: EntryId | undefined; hardState: HardState; applyingTo: Index; snapshot: SnapshotMeta | undefined }
@@ -98,10 +107,10 @@ export class RaftCore {
     const log = new RaftLog(entries, hardState.commit, base.index, base.term);
     assert(applied <= hardState.commit, `applied ${applied} beyond commit ${hardState.commit}`);
     assert(applied >= base.index, `applied ${applied} is before the log's base ${base.index}: entries are missing`);
-    this.r = new Raft({ config: deps.config, random: deps.random, logger: deps.logger, log, hardState, snapshot });
-    this.applied = applied;
+    this.r = new Raft({ config: deps.config, random: deps.random, logger: deps.logger, log, hardState, snapshot, applied });
     this.persistedHardState = hardState;
     this.reportedSoftState = this.r.softState();
+    this.reportedMembership = this.r.membership;
   }
 
   get id(): NodeId {
@@ -118,7 +127,9 @@ export class RaftCore {
   step(input: PeerMessage | LocalInput): StepResult {
     if (!isPeerMessage(input)) return this.stepLocal(input);
     const r = this.r;
-    if (input.to !== r.id || input.from === r.id || !r.isMember(input.from)) return { ok: false, reason: 'unknown-peer' };
+    // A node still joining knows no configuration yet and hears from the leader first.
+    const joining = r.membership.voters.length === 0 && r.membership.learners.length === 0;
+    if (input.to !== r.id || input.from === r.id || (!joining && !r.isMember(input.from))) return { ok: false, reason: 'unknown-peer' };
     if (r.logger.isLevelEnabled('trace')) r.logger.trace({ message: input }, 'message received');
     r.step(input);
     return { ok: true };
@@ -143,6 +154,9 @@ export class RaftCore {
       case 'ReportSnapshot':
         leader?.onSnapshotReport(input.peer, input.ok);
         return { ok: true };
+      case 'ProposeConfChange':
+        if (leader === undefined) return { ok: false, reason: 'not-leader', leader: r.leaderId };
+        return leader.proposeConfChange(input.change);
       default: {
         const unreachable: never = input;
         throw new Error(`unknown local input ${JSON.stringify(unreachable)}`);
@@ -162,10 +176,11 @@ export class RaftCore {
       r.readStates.length > 0 ||
       r.log.hasUnstable() ||
       r.log.pendingSnapshot !== undefined ||
-      r.log.committed > this.applied ||
+      r.log.committed > this.r.applied ||
       !isHardStateEqual(r.hardState(), this.persistedHardState) ||
       soft.role !== this.reportedSoftState.role ||
-      soft.leader !== this.reportedSoftState.leader
+      soft.leader !== this.reportedSoftState.leader ||
+      r.membership !== this.reportedMembership
     );
   }
 
@@ -181,10 +196,13 @@ export class RaftCore {
     const softChanged = soft.role !== this.reportedSoftState.role || soft.leader !== this.reportedSoftState.leader;
     // A snapshot to install comes before any entry after it can be applied.
     const snapshot = r.log.pendingSnapshot;
-    const applyingTo = snapshot !== undefined ? snapshot.index : Math.min(r.log.committed, this.applied + COMMITTED_ENTRIES_PER_READY_MAX);
-    const committedEntries = snapshot === undefined && applyingTo > this.applied ? r.log.slice(this.applied + 1, applyingTo + 1) : [];
+    const applyingTo = snapshot !== undefined ? snapshot.index : Math.min(r.log.committed, this.r.applied + COMMITTED_ENTRIES_PER_READY_MAX);
+    const committedEntries = snapshot === undefined && applyingTo > this.r.applied ? r.log.slice(this.r.applied + 1, applyingTo + 1) : [];
+    const membership = r.membership !== this.reportedMembership ? r.membership : undefined;
+    this.reportedMembership = r.membership;
     const ready: Ready = {
       softState: softChanged ? soft : undefined,
+      membership,
       snapshot,
       hardState: hardStateChanged ? hardState : undefined,
       entries,
@@ -220,7 +238,12 @@ export class RaftCore {
     }
     if (outstanding.lastEntry !== undefined) r.log.stableTo(outstanding.lastEntry);
     this.persistedHardState = outstanding.hardState;
-    if (outstanding.applyingTo > this.applied) this.applied = outstanding.applyingTo;
+    if (outstanding.applyingTo > r.applied) {
+      const from = r.applied + 1;
+      r.applied = outstanding.applyingTo;
+      // Membership changes take effect as they are applied (etcd), in log order.
+      if (outstanding.snapshot === undefined) this.applyConfChanges(from, outstanding.applyingTo);
+    }
     // The leader counts its own vote for an entry only once it is durable.
     const leader = r.leading();
     if (leader !== undefined && leader.maybeCommit()) leader.onCommitAdvanced();
@@ -243,14 +266,28 @@ export class RaftCore {
       vote: r.vote,
       leader: r.leaderId,
       commit: r.log.committed,
-      applied: this.applied,
+      applied: this.r.applied,
       lastIndex: r.log.lastIndex(),
       lastTerm: r.log.lastTerm(),
       snapshotIndex: r.snapshot?.index ?? 0,
       firstIndex: r.log.firstIndexHeld(),
+      voters: r.membership.voters,
+      learners: r.membership.learners,
+      removed: r.removed,
       electionElapsed: r.electionElapsed,
       peers,
     };
+  }
+
+  private applyConfChanges(from: Index, to: Index): void {
+    const r = this.r;
+    for (let index = Math.max(from, r.log.firstIndexHeld()); index <= to; index += 1) {
+      const entry = r.log.entry(index);
+      if (entry?.kind !== EntryKind.ConfChange) continue;
+      const change = decodeConfChange(entry.data);
+      if (change === undefined) r.logger.error({ index }, 'membership change entry undecodable; skipped');
+      else r.applyConfChange(change, index);
+    }
   }
 
   /**
@@ -265,7 +302,7 @@ export class RaftCore {
   snapshotSaved(snapshot: SnapshotMeta, compactTo: Index): EntryId | undefined {
     const r = this.r;
     if (r.snapshot === undefined || snapshot.index > r.snapshot.index) r.snapshot = snapshot;
-    let limit = Math.min(compactTo, snapshot.index, this.applied, r.log.stableIndex());
+    let limit = Math.min(compactTo, snapshot.index, this.r.applied, r.log.stableIndex());
     const leader = r.leading();
     if (leader !== undefined) {
       for (const peer of leader.tracker.peers()) {

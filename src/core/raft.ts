@@ -9,7 +9,9 @@ import type { Random } from './random.js';
 import type { RaftLog } from './raft-log.js';
 import type { ReadState, SoftState } from './ready.js';
 import type { ClusterConfig, HardState, NodeId, Role, SnapshotMeta, Term } from './types.js';
-import { NO_NODE } from './types.js';
+import { EntryKind, NO_NODE } from './types.js';
+import type { ConfChange } from './membership.js';
+import { applyConfChange, checkConfChange, isMemberOf, isVoter } from './membership.js';
 import { handleVoteRequest } from './vote.js';
 
 /**
@@ -29,6 +31,8 @@ export interface RaftOptions {
   readonly hardState: HardState;
   /** The newest durable snapshot, if any. */
   readonly snapshot: SnapshotMeta | undefined;
+  /** Highest index applied to the state machine. */
+  readonly applied: number;
 }
 
 /**
@@ -45,8 +49,16 @@ export class Raft {
   readonly random: Random;
   readonly logger: CoreLogger;
   readonly log: RaftLog;
-  /** Every other voter, in id order. */
-  readonly peers: readonly NodeId[];
+  /** The configuration of the entries applied so far (changes take effect on apply,
+   * as in etcd; see membership.ts). */
+  membership: ClusterConfig;
+  /** Every other member (voters and learners), in id order. */
+  peers: readonly NodeId[] = [];
+  /** Highest index applied to the state machine (RaftCore advances it). Invariant:
+   * base <= applied <= committed. */
+  applied: number;
+  /** Set once this node applied its own removal: it takes no further part. */
+  removed = false;
 
   term: Term;
   vote: NodeId;
@@ -75,7 +87,9 @@ export class Raft {
     this.random = options.random;
     this.logger = options.logger;
     this.log = options.log;
-    this.peers = [...options.config.voters].filter((id) => id !== options.config.id).sort((a, b) => a - b);
+    this.membership = options.snapshot?.config ?? { voters: [...options.config.voters].sort((a, b) => a - b), learners: [] };
+    this.peers = this.otherMembers();
+    this.applied = options.applied;
     this.term = options.hardState.term;
     this.vote = options.hardState.vote;
     this.snapshot = options.snapshot;
@@ -176,9 +190,77 @@ export class Raft {
     this.logger.debug({ from: m.from, type: m.type, msgTerm: m.term, term: this.term }, 'ignored message from an older term');
   }
 
-  /** Starts a campaign unless this node leads already (a local Campaign request). */
+  /**
+   * Starts a campaign, if this node may: only a voter campaigns (a learner or a node
+   * still joining never does), and not while committed membership changes wait to be
+   * applied, since the configuration it would campaign in may be stale (etcd).
+   */
   hup(): void {
+    if (!this.isPromotable()) {
+      this.logger.debug({ term: this.term }, 'not campaigning: not a voter');
+      return;
+    }
+    if (this.hasUnappliedConfChange()) {
+      this.logger.info({ term: this.term, applied: this.applied, commit: this.log.committed }, 'not campaigning: membership changes to apply first');
+      return;
+    }
     campaign(this, this.config.preVote, false);
+  }
+
+  /** A voter in the configuration it has applied. */
+  isPromotable(): boolean {
+    return !this.removed && isVoter(this.membership, this.id);
+  }
+
+  private hasUnappliedConfChange(): boolean {
+    const from = Math.max(this.applied + 1, this.log.firstIndexHeld());
+    for (let index = from; index <= this.log.committed; index += 1) {
+      if (this.log.entry(index)?.kind === EntryKind.ConfChange) return true;
+    }
+    return false;
+  }
+
+  /** Voters other than this node, in id order: whom a candidate asks for votes. */
+  voterPeers(): NodeId[] {
+    return this.membership.voters.filter((id) => id !== this.id);
+  }
+
+  private otherMembers(): NodeId[] {
+    return [...this.membership.voters, ...this.membership.learners].filter((id) => id !== this.id).sort((a, b) => a - b);
+  }
+
+  /**
+   * Applies a committed membership change at `index` (its entry is being applied). An
+   * invalid change is skipped on every node alike: each checks the same change
+   * against the same configuration.
+   */
+  applyConfChange(change: ConfChange, index: number): void {
+    const problem = checkConfChange(this.membership, change);
+    if (problem !== undefined) {
+      this.logger.error({ index, change, reason: problem }, 'membership change skipped');
+      return;
+    }
+    const before = this.membership;
+    this.membership = applyConfChange(before, change);
+    this.peers = this.otherMembers();
+    this.logger.info({ index, op: change.op, voters: this.membership.voters, learners: this.membership.learners }, 'membership changed');
+    this.leading()?.onMembershipChanged(index);
+    if (isMemberOf(before, this.id) && !isMemberOf(this.membership, this.id)) {
+      this.removed = true;
+      this.logger.info({ index, term: this.term }, 'removed from the cluster');
+      if (this.state.role !== 'follower') this.becomeFollower(this.term, NO_NODE, 'removed from the cluster');
+    }
+  }
+
+  /** Replaces the configuration with a snapshot's (InstallSnapshot). */
+  restoreMembership(config: ClusterConfig): void {
+    const wasMember = isMemberOf(this.membership, this.id);
+    this.membership = config;
+    this.peers = this.otherMembers();
+    if (wasMember && !isMemberOf(config, this.id)) {
+      this.removed = true;
+      this.logger.info({ term: this.term }, 'removed from the cluster');
+    }
   }
 
   // ---------------------------------------------------------------- role changes
@@ -250,13 +332,14 @@ export class Raft {
     this.messages.push(message);
   }
 
+  /** A member of the applied configuration, or one a leader still says goodbye to. */
   isMember(id: NodeId): boolean {
-    return this.config.voters.includes(id);
+    return isMemberOf(this.membership, id) || (this.leading()?.tracker.get(id) !== undefined);
   }
 
-  /** The configuration in force (static membership for now). */
+  /** The configuration of the applied entries. */
   clusterConfig(): ClusterConfig {
-    return { voters: this.config.voters, learners: [] };
+    return this.membership;
   }
 
   hardState(): HardState {

@@ -1,6 +1,6 @@
 import type { PeerMessage } from './messages.js';
 import type { PeerMessageType } from './messages.js';
-import type { Entry, HardState, Index, NodeId, Role, SnapshotMeta } from './types.js';
+import type { ClusterConfig, Entry, HardState, Index, NodeId, Role, SnapshotMeta } from './types.js';
 
 /** A ReadIndex request that the leader has confirmed: it may be served once the
  * state machine has applied `index` (Raft thesis §6.4). */
@@ -25,6 +25,9 @@ export interface SoftState {
 export interface Ready {
   /** Present when role or leader changed since the last Ready. */
   readonly softState: SoftState | undefined;
+  /** Present when the applied configuration changed since the last Ready: the
+   * driver opens and closes peer links to follow it. */
+  readonly membership: ClusterConfig | undefined;
   /** A leader's snapshot this follower accepted (Figure 13): make it durable and
    * restore the state machine from it before anything below; present at most once
    * per snapshot. Its bytes are the ones the driver received with the message. */

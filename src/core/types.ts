@@ -24,6 +24,9 @@ export const enum EntryKind {
   Noop = 0,
   /** A state machine command; data is opaque to the core. */
   Command = 1,
+  /** A membership change (membership.ts), applied by the core itself when the
+   * entry is applied; it never reaches the state machine. */
+  ConfChange = 2,
 }
 
 export interface Entry {
@@ -40,10 +43,18 @@ export interface HardState {
   readonly commit: Index;
 }
 
+/** Where a member is reached; opaque to the core, which only carries it. */
+export interface MemberAddress {
+  readonly id: NodeId;
+  readonly address: string;
+}
+
 /** The members at some log index: who votes and who only receives the log. */
 export interface ClusterConfig {
   readonly voters: readonly NodeId[];
   readonly learners: readonly NodeId[];
+  /** Each member's address, as given when it joined (absent: the bootstrap peers'). */
+  readonly addresses?: readonly MemberAddress[];
 }
 
 /**

@@ -24,7 +24,8 @@ import type { AppendHandle, FileSystem } from './file-system.js';
  */
 const MAGIC = Buffer.from('RAFTSNAP', 'ascii');
 const END_MAGIC = Buffer.from('RAFTSEND', 'ascii');
-const VERSION = 1;
+/** 2 added member addresses to the configuration; version 1 files still load. */
+const VERSION = 2;
 const META_OFFSET = 16;
 const FOOTER_BYTES = 24;
 /** Far above any real membership; a larger count is a damaged header. */
@@ -57,7 +58,9 @@ function crc(data: Uint8Array, seed = 0): number {
 
 function encodeHeader(meta: SnapshotMeta): Buffer {
   const { voters, learners } = meta.config;
-  const metaBytes = 16 + 4 + voters.length * 8 + 4 + learners.length * 8;
+  const addresses = (meta.config.addresses ?? []).map((a) => ({ id: a.id, bytes: Buffer.from(a.address, 'utf8') }));
+  const addressBytes = 4 + addresses.reduce((sum, a) => sum + 8 + 4 + a.bytes.byteLength, 0);
+  const metaBytes = 16 + 4 + voters.length * 8 + 4 + learners.length * 8 + addressBytes;
   const out = Buffer.alloc(META_OFFSET + metaBytes + 4);
   MAGIC.copy(out, 0);
   out.writeUInt32BE(VERSION, 8);
@@ -68,6 +71,12 @@ function encodeHeader(meta: SnapshotMeta): Buffer {
   for (const members of [voters, learners]) {
     offset = out.writeUInt32BE(members.length, offset);
     for (const id of members) offset = out.writeDoubleBE(id, offset);
+  }
+  offset = out.writeUInt32BE(addresses.length, offset);
+  for (const { id, bytes } of addresses) {
+    offset = out.writeDoubleBE(id, offset);
+    offset = out.writeUInt32BE(bytes.byteLength, offset);
+    offset += bytes.copy(out, offset);
   }
   out.writeUInt32BE(crc(out.subarray(0, offset)) >>> 0, offset);
   return out;
@@ -90,14 +99,14 @@ export function decodeSnapshot(file: string, bytes: Uint8Array): LoadedSnapshot 
   };
   if (data.byteLength < META_OFFSET || !data.subarray(0, MAGIC.byteLength).equals(MAGIC)) fail(0, 'not a snapshot file: bad magic');
   const version = data.readUInt32BE(8);
-  if (version !== VERSION) fail(8, `unsupported snapshot format version ${version}`);
+  if (version !== VERSION && version !== 1) fail(8, `unsupported snapshot format version ${version}`);
   const metaBytes = data.readUInt32BE(12);
   const headerBytes = META_OFFSET + metaBytes + 4;
   if (headerBytes + FOOTER_BYTES > data.byteLength) fail(12, `header of ${headerBytes} bytes does not fit in a file of ${data.byteLength}`);
   if ((crc(data.subarray(0, META_OFFSET + metaBytes)) >>> 0) !== data.readUInt32BE(META_OFFSET + metaBytes)) {
     fail(0, 'header checksum mismatch');
   }
-  const meta = decodeMeta(data.subarray(META_OFFSET, META_OFFSET + metaBytes));
+  const meta = decodeMeta(data.subarray(META_OFFSET, META_OFFSET + metaBytes), version);
   if (typeof meta === 'string') return fail(META_OFFSET, meta);
   const footerStart = data.byteLength - FOOTER_BYTES;
   const footer = data.subarray(footerStart);
@@ -113,7 +122,7 @@ export function decodeSnapshot(file: string, bytes: Uint8Array): LoadedSnapshot 
   return { meta, data: payload, file, bytes: data.byteLength };
 }
 
-function decodeMeta(meta: Buffer): SnapshotMeta | string {
+function decodeMeta(meta: Buffer, version: number): SnapshotMeta | string {
   if (meta.byteLength < 24) return 'meta too short';
   const index = meta.readDoubleBE(0);
   const term = meta.readDoubleBE(8);
@@ -133,8 +142,25 @@ function decodeMeta(meta: Buffer): SnapshotMeta | string {
     }
     lists.push(ids);
   }
+  const addresses: { id: NodeId; address: string }[] = [];
+  if (version >= 2) {
+    if (offset + 4 > meta.byteLength) return 'meta too short for the addresses';
+    const count = meta.readUInt32BE(offset);
+    offset += 4;
+    if (count > MEMBERS_MAX) return `impossible address count ${count}`;
+    for (let i = 0; i < count; i += 1) {
+      if (offset + 12 > meta.byteLength) return 'meta too short for an address';
+      const id = meta.readDoubleBE(offset);
+      const length = meta.readUInt32BE(offset + 8);
+      offset += 12;
+      if (!Number.isSafeInteger(id) || id <= 0 || offset + length > meta.byteLength) return 'address entry out of range';
+      addresses.push({ id, address: meta.toString('utf8', offset, offset + length) });
+      offset += length;
+    }
+  }
   if (offset !== meta.byteLength) return 'meta length does not match its contents';
-  return { index, term, config: { voters: lists[0]!, learners: lists[1]! } };
+  const config = version >= 2 ? { voters: lists[0]!, learners: lists[1]!, addresses } : { voters: lists[0]!, learners: lists[1]! };
+  return { index, term, config };
 }
 
 /** Reads and verifies one snapshot file (a backup written by `raft-cli snapshot save`); throws CorruptSnapshotError. */

@@ -299,13 +299,13 @@ function validateEntries(fields: Fields, prevLogIndex: Index, prevLogTerm: Term,
   return entries;
 }
 
-const ENTRY_KINDS: readonly number[] = [0, 1]; // EntryKind.Noop, EntryKind.Command
+const ENTRY_KINDS: readonly number[] = [0, 1, 2]; // EntryKind.Noop, EntryKind.Command, EntryKind.ConfChange
 
 function validateEntry(fields: Fields): Entry {
   const term = fields.count('term');
   const index = fields.count('index');
   const kind = fields.raw('kind');
-  if (typeof kind !== 'number' || !ENTRY_KINDS.includes(kind)) fields.fail('kind', '0 (noop) or 1 (command)');
+  if (typeof kind !== 'number' || !ENTRY_KINDS.includes(kind)) fields.fail('kind', '0 (noop), 1 (command) or 2 (membership change)');
   // Copy: the decoded payload is a view of the whole frame, which would otherwise stay
   // in memory for as long as the entry does.
   const data = new Uint8Array(fields.bytes('data'));
@@ -340,7 +340,12 @@ function validateClusterConfig(fields: Fields): ClusterConfig {
   const voters = ids('voters');
   const learners = ids('learners');
   if (new Set([...voters, ...learners]).size !== voters.length + learners.length) fields.violated('voters', 'a member is listed twice');
-  return { voters, learners };
+  if (fields.raw('addresses') === undefined) return { voters, learners };
+  const addresses = fields.array('addresses').map((value, position) => {
+    const member = fields.element('addresses', position, value);
+    return { id: member.nodeId('id'), address: member.string('address') };
+  });
+  return { voters, learners, addresses };
 }
 
 function validateSnapshotMeta(fields: Fields): SnapshotMeta {

@@ -194,7 +194,7 @@ describe('codec validation', () => {
     { name: 'entry term below prevLogTerm', body: raw(withEntry(0, { term: 1 })), mention: 'AppendRequest.entries[0].term' },
     { name: 'entry term above the message term', body: raw(withEntry(1, { term: 4 })), mention: 'AppendRequest.entries[1].term' },
     { name: 'prevLogTerm above the message term', body: raw({ ...APPEND_REQUEST, prevLogTerm: 4, entries: [] }), mention: 'AppendRequest.prevLogTerm' },
-    { name: 'wrong entry kind', body: raw(withEntry(0, { kind: 2 })), mention: 'AppendRequest.entries[0].kind' },
+    { name: 'wrong entry kind', body: raw(withEntry(0, { kind: 3 })), mention: 'AppendRequest.entries[0].kind' },
     { name: 'entry data as a string', body: raw(withEntry(0, { data: 'abc' })), mention: 'AppendRequest.entries[0].data' },
     { name: 'entry data as an array', body: raw(withEntry(0, { data: [1, 2] })), mention: 'AppendRequest.entries[0].data' },
     { name: 'negative requestId', body: raw({ type: 'StatusRequest', requestId: -1 }), mention: 'StatusRequest.requestId' },

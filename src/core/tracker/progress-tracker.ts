@@ -1,4 +1,4 @@
-import type { Index, NodeId } from '../types.js';
+import type { ClusterConfig, Index, NodeId } from '../types.js';
 import { majority, quorumMatchIndex } from '../quorum.js';
 import { Progress } from './progress.js';
 
@@ -24,28 +24,72 @@ export interface ProgressTrackerOptions {
  * leader has one, created when it takes office.
  */
 export class ProgressTracker {
-  readonly voters: readonly NodeId[];
-  readonly learners: readonly NodeId[];
+  voters: readonly NodeId[];
+  learners: readonly NodeId[];
   private readonly self: NodeId;
-  /** Followers in id order (etcd sorts ids wherever order could matter). */
-  private readonly followers: readonly NodeId[];
+  private readonly inflightAppendsMax: number;
+  private readonly inflightBytesMax: number;
+  /** Followers in id order (etcd sorts ids wherever order could matter), members
+   * leaving included. */
+  private followers: readonly NodeId[];
   private readonly progress = new Map<NodeId, Progress>();
+  /** Removed members still sent the log and the commit index for a while, so they
+   * learn of their removal and stop (ticks left). They neither vote nor count. */
+  private readonly leaving = new Map<NodeId, number>();
 
   constructor(options: ProgressTrackerOptions) {
     this.self = options.self;
     this.voters = options.voters;
     this.learners = options.learners;
-    this.followers = [...options.voters, ...options.learners].filter((id) => id !== options.self).sort((a, b) => a - b);
-    for (const id of this.followers) {
-      const progress = new Progress(options.next, options.inflightAppendsMax, options.inflightBytesMax);
-      // Count every follower as active for the first CheckQuorum round.
+    this.inflightAppendsMax = options.inflightAppendsMax;
+    this.inflightBytesMax = options.inflightBytesMax;
+    this.followers = [];
+    this.applyConfig({ voters: options.voters, learners: options.learners }, options.next, options.tick, 0);
+  }
+
+  /**
+   * Follows a membership change: new members start probing at `next` (counted as
+   * active for the first CheckQuorum round); removed ones are kept for
+   * `leavingTicks` ticks as leaving.
+   */
+  applyConfig(config: ClusterConfig, next: Index, tick: number, leavingTicks: number): void {
+    this.voters = config.voters;
+    this.learners = config.learners;
+    const members = new Set([...config.voters, ...config.learners].filter((id) => id !== this.self));
+    for (const id of members) {
+      this.leaving.delete(id);
+      if (this.progress.has(id)) continue;
+      const progress = new Progress(next, this.inflightAppendsMax, this.inflightBytesMax);
       progress.recentActive = true;
-      progress.lastContactTick = options.tick;
+      progress.lastContactTick = tick;
       this.progress.set(id, progress);
+    }
+    for (const id of [...this.progress.keys()]) {
+      if (members.has(id) || this.leaving.has(id)) continue;
+      if (leavingTicks > 0) this.leaving.set(id, leavingTicks);
+      else this.progress.delete(id);
+    }
+    this.followers = [...this.progress.keys()].sort((a, b) => a - b);
+  }
+
+  /** One tick for members leaving; forgets those whose time is up. */
+  tickLeaving(): void {
+    for (const [id, ticks] of this.leaving) {
+      if (ticks > 1) {
+        this.leaving.set(id, ticks - 1);
+        continue;
+      }
+      this.leaving.delete(id);
+      this.progress.delete(id);
+      this.followers = this.followers.filter((f) => f !== id);
     }
   }
 
-  /** Every follower (voters and learners) in id order. */
+  isLeaving(id: NodeId): boolean {
+    return this.leaving.has(id);
+  }
+
+  /** Every follower (voters, learners, and members leaving) in id order. */
   peers(): readonly NodeId[] {
     return this.followers;
   }

@@ -118,7 +118,7 @@ export function decodeRecord(data: Buffer, offset: number): DecodedRecord | Reco
     const term = payload.readDoubleBE(0);
     const index = payload.readDoubleBE(8);
     const kind = payload.readUInt8(16);
-    if (!isSafeNonNegative(term) || !isSafeNonNegative(index) || index === 0 || kind > 1) {
+    if (!isSafeNonNegative(term) || !isSafeNonNegative(index) || index === 0 || kind > 2) {
       return { kind: 'corrupt', reason: 'entry fields out of range' };
     }
     const entry: Entry = { term, index, kind: kind as EntryKind, data: Uint8Array.prototype.slice.call(payload, ENTRY_FIXED_BYTES) };
