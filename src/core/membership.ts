@@ -14,9 +14,9 @@ export type ConfChange =
    * node alike (etcd and hashicorp bootstrap the same way), so a node that joins
    * later learns it from the log. */
   | { readonly op: 'bootstrap'; readonly config: ClusterConfig }
-  /** A learner receives the log but neither votes nor counts towards commit.
-   * `promote`: the leader promotes it once it has caught up. */
-  | { readonly op: 'add-learner'; readonly id: NodeId; readonly address: string; readonly promote: boolean }
+  /** A learner receives the log but neither votes nor counts towards commit; it is
+   * promoted by a later change, once it has caught up. */
+  | { readonly op: 'add-learner'; readonly id: NodeId; readonly address: string }
   | { readonly op: 'add-voter'; readonly id: NodeId; readonly address: string }
   | { readonly op: 'promote'; readonly id: NodeId }
   | { readonly op: 'remove'; readonly id: NodeId };
@@ -117,9 +117,8 @@ export function decodeConfChange(data: Uint8Array): ConfChange | undefined {
       return { op: 'bootstrap', config: { voters: c['voters'], learners: c['learners'], addresses: addresses as MemberAddress[] } };
     }
     case 'add-learner':
-      return isId(v['id']) && typeof v['address'] === 'string' && typeof v['promote'] === 'boolean' ? { op: 'add-learner', id: v['id'], address: v['address'], promote: v['promote'] } : undefined;
     case 'add-voter':
-      return isId(v['id']) && typeof v['address'] === 'string' ? { op: 'add-voter', id: v['id'], address: v['address'] } : undefined;
+      return isId(v['id']) && typeof v['address'] === 'string' ? { op: v['op'], id: v['id'], address: v['address'] } : undefined;
     case 'promote':
     case 'remove':
       return isId(v['id']) ? { op: v['op'], id: v['id'] } : undefined;

@@ -7,7 +7,8 @@ import { RaftCore } from '../../src/core/raft-core.js';
 import { SeededRandom } from '../../src/core/random.js';
 import type { ReadState } from '../../src/core/ready.js';
 import type { Entry, EntryId, HardState, Index, NodeId, SnapshotMeta } from '../../src/core/types.js';
-import { EMPTY_HARD_STATE } from '../../src/core/types.js';
+import { EMPTY_HARD_STATE, EntryKind } from '../../src/core/types.js';
+import { encodeConfChange } from '../../src/core/membership.js';
 
 /** What a node has made durable: survives restart() in these tests. */
 export interface Durable {
@@ -39,6 +40,7 @@ export class CoreNetwork {
   /** The "state machine" a snapshot stands for: the entries applied up to it, by
    * `index/term` (a snapshot of the same point is the same everywhere). */
   private readonly snapshotStates = new Map<string, Entry[]>();
+  private readonly bootstrap: readonly NodeId[];
   /** When false, InstallSnapshot deliveries are reported as failed to the sender. */
   snapshotTransfersSucceed = true;
   /** When true, InstallSnapshot messages are kept in `heldSnapshots` instead of being
@@ -51,15 +53,22 @@ export class CoreNetwork {
     private readonly overrides: Partial<CoreConfig> = {},
     private readonly seed = 1,
     private readonly loggerFor: (id: NodeId) => CoreLogger = () => silentLogger,
+    /** The founding voters (default: every id, with no bootstrap entry). When given,
+     * the founders' logs start with the bootstrap membership entry, as createNode
+     * writes it, and the others start knowing no configuration, as a node that joins. */
+    bootstrap?: readonly NodeId[],
   ) {
+    this.bootstrap = bootstrap ?? ids;
     for (const id of ids) {
-      this.disks.set(id, { hardState: EMPTY_HARD_STATE, entries: [] });
+      const founder = bootstrap !== undefined && bootstrap.includes(id);
+      const entry = { index: 1, term: 1, kind: EntryKind.ConfChange, data: encodeConfChange({ op: 'bootstrap', config: { voters: bootstrap ?? [], learners: [] } }) };
+      this.disks.set(id, founder ? { hardState: { term: 1, vote: 0, commit: 1 }, entries: [entry] } : { hardState: EMPTY_HARD_STATE, entries: [] });
       this.start(id);
     }
   }
 
   config(id: NodeId): CoreConfig {
-    return { ...DEFAULT_CORE_CONFIG, id, voters: this.ids, ...this.overrides };
+    return { ...DEFAULT_CORE_CONFIG, id, voters: this.bootstrap.includes(id) ? this.bootstrap : [], ...this.overrides };
   }
 
   private start(id: NodeId): void {
@@ -215,7 +224,7 @@ export class CoreNetwork {
 
   /** The commands node `id` has applied, as text, in order (its state machine). */
   stateOf(id: NodeId): string[] {
-    return this.applied.get(id)!.filter((e) => e.data.byteLength > 0).map((e) => new TextDecoder().decode(e.data));
+    return this.applied.get(id)!.filter((e) => e.kind === EntryKind.Command).map((e) => new TextDecoder().decode(e.data));
   }
 
   /** The first index node `id` still holds in memory. */
@@ -244,6 +253,9 @@ export class CoreNetwork {
 
   /** Makes `id` campaign at once (a local Campaign input) and settles the result. */
   elect(id: NodeId): void {
+    // Apply what is committed first (a bootstrap membership entry, say): a node does
+    // not campaign while committed membership changes wait to be applied.
+    this.processReadies();
     this.core(id).step({ type: 'Campaign' });
     this.stabilize();
   }

@@ -1,0 +1,143 @@
+// Membership changes against RaftCore alone (Raft thesis §4.1; etcd confchange):
+// each change kind applies when its entry is applied; one change may be pending at a
+// time; a new leader proposes none before its own first entry is applied (the 2015
+// single-server-change bug); a learner receives the log but neither votes, counts
+// towards commit, nor campaigns; invalid and quorum-breaking changes are refused; a
+// removed follower learns of its removal; a removed leader hands over and steps down.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ConfChange } from '../../src/core/membership.js';
+import type { StepResult } from '../../src/core/raft-core.js';
+import { EntryKind } from '../../src/core/types.js';
+import { CoreNetwork } from '../helpers/core-network.js';
+
+const plain = { preVote: false, checkQuorum: false };
+
+function change(net: CoreNetwork, leader: number, cc: ConfChange): StepResult {
+  const result = net.core(leader).step({ type: 'ProposeConfChange', change: cc });
+  net.stabilize();
+  return result;
+}
+
+function propose(net: CoreNetwork, id: number, text: string): StepResult {
+  const result = net.core(id).step({ type: 'Propose', entries: [{ kind: EntryKind.Command, data: new TextEncoder().encode(text) }] });
+  net.stabilize();
+  return result;
+}
+
+describe('membership changes (thesis §4.1)', () => {
+  it('adds a learner that receives the log but does not vote or count towards commit', () => {
+    const net = new CoreNetwork([1, 2, 3, 4], plain, 1, undefined, [1, 2, 3]);
+    net.elect(1);
+    assert.equal(change(net, 1, { op: 'add-learner', id: 4, address: 'n4' }).ok, true);
+    net.tickAll(2);
+    assert.deepEqual(net.core(1).status().learners, [4]);
+    assert.deepEqual(net.core(4).status().voters, [1, 2, 3], 'the learner learned the configuration');
+    assert.deepEqual(net.core(4).status().learners, [4]);
+    propose(net, 1, 'x');
+    net.tickAll(1);
+    assert.deepEqual(net.stateOf(4), ['x'], 'it replicates and applies');
+    // With two of three voters cut off, the learner's copy does not make a majority.
+    net.isolate(2);
+    net.isolate(3);
+    const before = net.core(1).status().commit;
+    propose(net, 1, 'y');
+    assert.equal(net.core(1).status().commit, before, 'leader + learner is not a quorum of {1,2,3}');
+    net.heal();
+    // A learner never campaigns, however long it hears nothing.
+    net.isolate(4);
+    net.tick(4, 100);
+    assert.equal(net.core(4).status().role, 'follower');
+    assert.equal(net.core(4).status().term, net.core(1).status().term);
+  });
+
+  it('promotes a caught-up learner, and refuses to promote one far behind', () => {
+    const net = new CoreNetwork([1, 2, 3, 4], plain, 1, undefined, [1, 2, 3]);
+    net.elect(1);
+    net.isolate(4);
+    change(net, 1, { op: 'add-learner', id: 4, address: 'n4' });
+    for (let i = 0; i < 1005; i += 1) net.core(1).step({ type: 'Propose', entries: [{ kind: EntryKind.Command, data: new Uint8Array([1]) }] });
+    net.stabilize();
+    const refused = change(net, 1, { op: 'promote', id: 4 });
+    assert.equal(refused.ok, false);
+    assert.equal(!refused.ok && refused.reason, 'learner-behind');
+    net.heal();
+    net.tickAll(3);
+    const promoted = change(net, 1, { op: 'promote', id: 4 });
+    assert.equal(promoted.ok, true);
+    net.tickAll(2);
+    assert.deepEqual(net.core(1).status().voters, [1, 2, 3, 4]);
+    assert.deepEqual(net.core(1).status().learners, []);
+    // Now a majority of four is three: with 2 and 3 cut off, nothing commits.
+    net.isolate(2);
+    net.isolate(3);
+    const before = net.core(1).status().commit;
+    propose(net, 1, 'z');
+    assert.equal(net.core(1).status().commit, before);
+  });
+
+  it('allows one pending change at a time, and none before the new leader applied its own first entry (2015 bug)', () => {
+    const net = new CoreNetwork([1, 2, 3, 4, 5], plain, 1, undefined, [1, 2, 3]);
+    net.elect(1);
+    // Hold every append so the first change stays uncommitted.
+    net.dropIf((m) => m.type === 'AppendRequest');
+    const first = net.core(1).step({ type: 'ProposeConfChange', change: { op: 'add-learner', id: 4, address: 'n4' } });
+    assert.equal(first.ok, true);
+    net.processReadies();
+    const second = net.core(1).step({ type: 'ProposeConfChange', change: { op: 'add-learner', id: 5, address: 'n5' } });
+    assert.equal(!second.ok && second.reason, 'change-pending', 'a second change waits for the first to apply');
+    net.dropIf(undefined);
+    net.tickAll(2);
+    assert.equal(change(net, 1, { op: 'add-learner', id: 5, address: 'n5' }).ok, true, 'once applied, the next may go');
+    // A new leader: its no-op is not applied yet at the moment it takes office.
+    net.tickAll(2);
+    net.core(2).step({ type: 'Campaign' });
+    net.dropIf((m) => m.type === 'AppendRequest' || m.type === 'AppendResponse');
+    net.stabilize();
+    assert.equal(net.core(2).status().role, 'leader');
+    const early = net.core(2).step({ type: 'ProposeConfChange', change: { op: 'remove', id: 5 } });
+    assert.equal(!early.ok && early.reason, 'change-pending', 'no change before an entry of its own term is applied');
+    net.dropIf(undefined);
+    net.tickAll(2);
+    assert.equal(change(net, 2, { op: 'remove', id: 5 }).ok, true);
+  });
+
+  it('refuses invalid changes and ones that leave no quorum of live voters', () => {
+    const net = new CoreNetwork([1, 2, 3], plain, 1, undefined, [1, 2, 3]);
+    net.elect(1);
+    const reason = (cc: ConfChange): string | undefined => {
+      const r = change(net, 1, cc);
+      return r.ok ? undefined : r.reason;
+    };
+    assert.equal(reason({ op: 'add-voter', id: 2, address: 'x' }), 'invalid-change', 'id already present');
+    assert.equal(reason({ op: 'promote', id: 3 }), 'invalid-change', 'not a learner');
+    assert.equal(reason({ op: 'remove', id: 9 }), 'invalid-change', 'not a member');
+    // 2 and 3 silent: adding a voter (counted as down) leaves 1 of 4 reachable.
+    net.isolate(2);
+    net.isolate(3);
+    net.tickAll(net.config(1).electionTicks + 1);
+    assert.equal(reason({ op: 'add-voter', id: 4, address: 'n4' }), 'no-quorum');
+    assert.equal(reason({ op: 'remove', id: 2 }), 'no-quorum', '1 of {1,3} is not a quorum');
+    assert.equal(net.core(2).step({ type: 'ProposeConfChange', change: { op: 'remove', id: 1 } }).ok, false, 'only a leader proposes');
+  });
+
+  it('a removed follower learns of its removal; a removed leader hands over and steps down', () => {
+    const net = new CoreNetwork([1, 2, 3, 4], plain, 1, undefined, [1, 2, 3, 4]);
+    net.elect(1);
+    assert.equal(change(net, 1, { op: 'remove', id: 4 }).ok, true);
+    net.tickAll(3);
+    assert.equal(net.core(4).status().removed, true, 'node 4 applied its own removal');
+    assert.deepEqual(net.core(1).status().voters, [1, 2, 3]);
+    // Messages from the removed node are no longer accepted once it is gone from the tracker.
+    net.tickAll(2 * net.config(1).electionTicks + 2);
+    assert.equal(net.core(1).step({ type: 'HeartbeatResponse', from: 4, to: 1, term: net.core(1).status().term, context: 0 }).ok, false);
+    const term = net.core(1).status().term;
+    assert.equal(change(net, 1, { op: 'remove', id: 1 }).ok, true);
+    net.tickAll(2);
+    assert.equal(net.core(1).status().removed, true);
+    const leaders = [2, 3].filter((id) => net.core(id).status().role === 'leader');
+    assert.equal(leaders.length, 1, 'a remaining voter leads at once (TimeoutNow), without an election timeout');
+    assert.ok(net.core(leaders[0]!).status().term > term);
+    assert.equal(propose(net, leaders[0]!, 'after').ok, true);
+  });
+});
