@@ -3,6 +3,7 @@ import { DEFAULT_CORE_CONFIG } from '../core/config.js';
 import type { Logger } from 'pino';
 import { SeededRandom } from '../core/random.js';
 import type { NodeId } from '../core/types.js';
+import { EntryKind } from '../core/types.js';
 import type { StateMachine } from '../kv/state-machine.js';
 import type { CoreInitialState } from '../core/raft-core.js';
 import type { FileSystem } from '../storage/file-system.js';
@@ -19,8 +20,16 @@ import { IntervalTicker } from './ticker.js';
 export interface CreateNodeOptions<Result> {
   /** This node's id; a key of `peers`. */
   readonly id: NodeId;
-  /** Every voter of the bootstrap configuration with the address it is reached at. */
+  /** Every voter of the bootstrap configuration with the address it is reached at.
+   * Used only to bootstrap a brand-new cluster; afterwards the snapshot and the log
+   * are the truth (a disagreement is logged as a warning). */
   readonly peers: ReadonlyMap<NodeId, PeerAddress>;
+  /** This node joins an existing cluster (raft-node --join): it bootstraps nothing,
+   * never campaigns until a configuration it received makes it a voter, and learns
+   * the members from the leader. `peers` then needs only this node's own address. */
+  readonly joining?: boolean;
+  /** Called when this node applied its own removal; default: log it. */
+  readonly onRemoved?: () => void;
   /** Where to listen (default: this node's address in `peers`). Port 0 picks one. */
   readonly listen?: PeerAddress;
   /** Holds the write-ahead log (wal/) and snapshots (snap/). */
@@ -64,7 +73,18 @@ export interface NodeHandle<Result> {
  */
 export async function createNode<Result>(options: CreateNodeOptions<Result>): Promise<NodeHandle<Result>> {
   const fs = options.fs ?? new NodeFileSystem();
-  const storage = await openNodeStorage(fs, options.dataDir, options.stateMachine, options.logger);
+  const joining = options.joining ?? false;
+  const addresses = [...options.peers].map(([id, address]) => ({ id, address: `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}` }));
+  const bootstrap = joining ? undefined : { voters: [...options.peers.keys()].sort((a, b) => a - b), learners: [], addresses };
+  const storage = await openNodeStorage(fs, options.dataDir, options.stateMachine, options.logger, { bootstrap });
+  const persisted = storage.persistedConfig;
+  if (!storage.bootstrapped && !joining && persisted !== undefined) {
+    const given = bootstrap!.voters.join(',');
+    const members = [...persisted.voters, ...persisted.learners].sort((a, b) => a - b).join(',');
+    if (given !== members) {
+      options.logger.warn({ peers: bootstrap!.voters, voters: persisted.voters, learners: persisted.learners }, 'ignoring --peers: this node has a configuration of its own');
+    }
+  }
   const listen = options.listen ?? options.peers.get(options.id);
   if (listen === undefined) throw new Error(`node ${options.id} has no address in the peer list`);
   const transport = new TcpTransport({
@@ -75,7 +95,13 @@ export async function createNode<Result>(options: CreateNodeOptions<Result>): Pr
     onPeerBytes: options.onPeerBytes,
   });
   const tickMs = options.tickMs ?? 50;
-  const config: CoreConfig = { ...DEFAULT_CORE_CONFIG, ...options.core, id: options.id, voters: [...options.peers.keys()] };
+  // The core starts from the snapshot's configuration, or from none when the log
+  // begins with the bootstrap entry: applying the log rebuilds it, change by change.
+  // Only a data dir from before membership entries existed falls back to --peers.
+  const first = storage.initial.entries[0];
+  const selfDescribing = storage.initial.snapshot !== undefined || (first?.index === 1 && first.kind === EntryKind.ConfChange);
+  const voters = joining || selfDescribing ? [] : [...options.peers.keys()];
+  const config: CoreConfig = { ...DEFAULT_CORE_CONFIG, ...options.core, id: options.id, voters };
   const node = new RaftNode<Result>({
     config,
     initial: storage.initial,
@@ -90,6 +116,8 @@ export async function createNode<Result>(options: CreateNodeOptions<Result>): Pr
     summaryTicks: options.summaryTicks ?? Math.max(1, Math.round(5000 / tickMs)),
     onFatal: options.onFatal ?? ((err) => options.logger.fatal({ err }, 'node stopped')),
     observer: options.observer?.(storage.initial),
+    addressBook: options.peers,
+    onRemoved: options.onRemoved ?? (() => options.logger.info({}, 'removed from the cluster; stopping')),
   });
   let address: PeerAddress;
   try {

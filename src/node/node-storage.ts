@@ -2,7 +2,9 @@ import path from 'node:path';
 
 import type { NodeLogger } from '../core/logger.js';
 import type { CoreInitialState } from '../core/raft-core.js';
-import type { EntryId, SnapshotMeta } from '../core/types.js';
+import type { ClusterConfig, Entry, EntryId, SnapshotMeta } from '../core/types.js';
+import { EntryKind } from '../core/types.js';
+import { applyConfChange, checkConfChange, decodeConfChange, encodeConfChange } from '../core/membership.js';
 import type { StateMachine } from '../kv/state-machine.js';
 import type { FileSystem } from '../storage/file-system.js';
 import { readSnapshotFile, SnapshotStore, snapshotFileName } from '../storage/snapshot-store.js';
@@ -16,10 +18,36 @@ export interface NodeStorage {
   readonly snapshots: SnapshotStorage;
   readonly store: SnapshotStore;
   readonly initial: CoreInitialState;
+  /** The configuration the snapshot and the log's membership entries describe (the
+   * newest, applied or not), or undefined when they describe none (a joining node). */
+  readonly persistedConfig: ClusterConfig | undefined;
+  /** True when this call bootstrapped a brand-new data dir. */
+  readonly bootstrapped: boolean;
 }
 
 export interface OpenNodeStorageOptions {
   readonly wal?: Omit<WalOptions, 'onWarning'>;
+  /**
+   * The founding configuration of a brand-new cluster (--peers). Written as entry 1
+   * (term 1, committed) when the data dir holds nothing yet, like etcd's and
+   * hashicorp's bootstrap, so every founding node's log starts alike and a node that
+   * joins later learns the configuration from the log. Ignored when state exists:
+   * then the snapshot and the log are the truth.
+   */
+  readonly bootstrap?: ClusterConfig;
+}
+
+/** The configuration the snapshot plus the log's membership entries leave. */
+function configOf(snapshot: SnapshotMeta | undefined, entries: readonly Entry[]): ClusterConfig | undefined {
+  let config = snapshot?.config;
+  for (const entry of entries) {
+    if (entry.kind !== EntryKind.ConfChange) continue;
+    const change = decodeConfChange(entry.data);
+    if (change === undefined) continue;
+    const base = config ?? { voters: [], learners: [] };
+    if (checkConfChange(base, change) === undefined) config = applyConfChange(base, change);
+  }
+  return config;
 }
 
 /** Does the log hold the entry `id` (its base counts)? */
@@ -67,7 +95,17 @@ export async function openNodeStorage(
     save: (meta, chunks) => store.save(meta, chunks),
     read: async (meta) => (await readSnapshotFile(fs, path.join(store.dir, snapshotFileName(meta)))).data,
   };
-  const hardState = contents.hardState;
+  let hardState = contents.hardState;
+  let bootstrapped = false;
+  const fresh = loaded === undefined && base.index === 0 && entries.length === 0 && hardState.term === 0;
+  if (fresh && options.bootstrap !== undefined && options.bootstrap.voters.length > 0) {
+    const entry: Entry = { index: 1, term: 1, kind: EntryKind.ConfChange, data: encodeConfChange({ op: 'bootstrap', config: options.bootstrap }) };
+    hardState = { term: 1, vote: 0, commit: 1 };
+    await wal.append([entry], hardState, true);
+    entries = [entry];
+    bootstrapped = true;
+    log.info({ voters: options.bootstrap.voters }, 'bootstrapped a new cluster');
+  }
   const initial: CoreInitialState = { hardState, base, entries, snapshot, applied: snapshot?.index ?? 0 };
-  return { wal, snapshots, store, initial };
+  return { wal, snapshots, store, initial, persistedConfig: configOf(snapshot, entries), bootstrapped };
 }

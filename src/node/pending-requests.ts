@@ -9,6 +9,13 @@ export class UnknownOutcomeError extends RaftError {
   }
 }
 
+/** The leader refused a membership change; `reason` says which rule. */
+export class MembershipChangeError extends RaftError {
+  constructor(readonly reason: 'change-pending' | 'invalid-change' | 'learner-behind' | 'no-quorum', message: string) {
+    super(reason === 'change-pending' ? 'RAFT_CHANGE_PENDING' : 'RAFT_CHANGE_REFUSED', message);
+  }
+}
+
 export class NotLeaderError extends RaftError {
   constructor(readonly leader: NodeId) {
     super('RAFT_NOT_LEADER', leader === 0 ? 'no leader is known' : `not the leader; node ${leader} is`);

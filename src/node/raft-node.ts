@@ -6,13 +6,17 @@ import type { InstallSnapshot, PeerMessage } from '../core/messages.js';
 import type { Random } from '../core/random.js';
 import type { Ready } from '../core/ready.js';
 import { canSendBeforePersist } from '../core/ready.js';
-import type { Entry, HardState, Index, SnapshotMeta } from '../core/types.js';
+import type { ConfChange } from '../core/membership.js';
+import { addressOf } from '../core/membership.js';
+import type { ClusterConfig, Entry, HardState, Index, NodeId, SnapshotMeta } from '../core/types.js';
+import type { PeerAddress } from '../transport/address.js';
+import { parseAddress } from '../transport/address.js';
 import { EntryKind } from '../core/types.js';
 import type { StateMachine, StateMachineSnapshot } from '../kv/state-machine.js';
 import type { LogStorage } from '../storage/log-storage.js';
 import type { Transport } from '../transport/tcp-transport.js';
 import type { NodeObserver } from './node-observer.js';
-import { NotLeaderError, PendingProposals, PendingReads, UnknownOutcomeError } from './pending-requests.js';
+import { MembershipChangeError, NotLeaderError, PendingProposals, PendingReads, UnknownOutcomeError } from './pending-requests.js';
 import { SerialQueue } from '../util/serial-queue.js';
 import type { SnapshotPolicy, SnapshotStorage } from './snapshot-storage.js';
 import { DEFAULT_SNAPSHOT_POLICY } from './snapshot-storage.js';
@@ -43,6 +47,12 @@ export interface RaftNodeOptions<Result> {
   /** Milliseconds since some fixed point, for durations in logs (performance.now in
    * production; the simulator passes its clock). */
   readonly now?: () => number;
+  /** Addresses of the bootstrap peers (--peers), for members whose configuration
+   * entry carries none. */
+  readonly addressBook?: ReadonlyMap<NodeId, PeerAddress>;
+  /** This node applied its own removal from the cluster: it has stopped taking part
+   * and should exit. */
+  readonly onRemoved?: () => void;
   /** Told of each Ready, write, message received, apply and proposal (metrics and
    * the event stream); absent, the driver does no such work. */
   readonly observer?: NodeObserver;
@@ -70,6 +80,9 @@ export class RaftNode<Result> {
   private readonly core: RaftCore;
   private readonly log: NodeLogger;
   private readonly proposals = new PendingProposals<Result>();
+  /** Membership changes waiting to be applied; they resolve with their index. */
+  private readonly confChanges = new PendingProposals<Index>();
+  private removedReported = false;
   private readonly reads = new PendingReads();
   private readonly schedule: (fn: () => void) => void;
   private readonly summaryTicks: number;
@@ -113,6 +126,7 @@ export class RaftNode<Result> {
     this.options.transport.onMessage((message) => this.receive(message));
     this.options.transport.onUnreachable((peer) => this.stepLocal({ type: 'ReportUnreachable', peer }));
     this.options.transport.onSnapshot((message, data) => this.receiveSnapshot(message, data));
+    this.syncPeers(this.core.clusterConfig());
     this.options.ticker.start(() => this.tick());
     const status = this.core.status();
     this.log.info(
@@ -162,6 +176,50 @@ export class RaftNode<Result> {
     return { meta: { index: this.appliedIndex, term, config: this.core.clusterConfig() }, view: this.options.stateMachine.snapshot() };
   }
 
+  /**
+   * Proposes one membership change; resolves with its log index once it is applied
+   * here (and so in force on this leader). Rejects with MembershipChangeError when
+   * the leader refuses it, NotLeaderError elsewhere.
+   */
+  changeMembership(change: ConfChange): Promise<Index> {
+    const result = this.core.step({ type: 'ProposeConfChange', change });
+    if (!result.ok) {
+      if (result.reason === 'not-leader') return Promise.reject(new NotLeaderError(result.leader));
+      if (result.reason === 'unknown-peer') return Promise.reject(new NotLeaderError(0));
+      return Promise.reject(new MembershipChangeError(result.reason, result.message));
+    }
+    this.requestTurn();
+    return this.confChanges.add(result.firstIndex!, result.term!);
+  }
+
+  /** The configuration this node has applied. */
+  membership(): ClusterConfig {
+    return this.core.clusterConfig();
+  }
+
+  /** Where each member is reached: its configuration entry's address, else --peers. */
+  private peerAddresses(config: ClusterConfig): Map<NodeId, PeerAddress> {
+    const peers = new Map<NodeId, PeerAddress>();
+    const ids = new Set([...config.voters, ...config.learners, ...this.core.status().peers.map((p) => p.id)]);
+    for (const id of ids) {
+      const text = addressOf(config, id);
+      let address = this.options.addressBook?.get(id);
+      if (text !== undefined) {
+        try {
+          address = parseAddress(text);
+        } catch {
+          this.log.warn({ peer: id, address: text }, 'member address unusable; keeping the one known');
+        }
+      }
+      if (address !== undefined) peers.set(id, address);
+    }
+    return peers;
+  }
+
+  private syncPeers(config: ClusterConfig): void {
+    this.options.transport.setPeers?.(this.peerAddresses(config));
+  }
+
   /** Resolves once a linearizable read may be served from the local state machine. */
   readBarrier(): Promise<void> {
     const { requestId, done } = this.reads.add();
@@ -207,6 +265,8 @@ export class RaftNode<Result> {
     if (this.stopped) return;
     this.core.tick();
     this.ticks += 1;
+    // A leader keeps links to removed members while it tells them; drop them after.
+    if (this.ticks % 20 === 0 && this.core.status().role === 'leader') this.syncPeers(this.core.clusterConfig());
     if (this.ticks % this.summaryTicks === 0) this.logSummary();
     this.requestTurn();
   }
@@ -242,6 +302,7 @@ export class RaftNode<Result> {
       // Proposals and reads of a deposed leader cannot be settled here any more.
       const err = new UnknownOutcomeError('leadership lost before the request completed');
       this.proposals.failAll(err);
+      this.confChanges.failAll(err);
       this.reads.failAll(new NotLeaderError(ready.softState.leader));
     }
     const afterPersist: PeerMessage[] = [];
@@ -250,6 +311,7 @@ export class RaftNode<Result> {
       else if (canSendBeforePersist(message)) this.options.transport.send(message);
       else afterPersist.push(message);
     }
+    if (ready.membership !== undefined) this.syncPeers(ready.membership);
     if (ready.snapshot !== undefined) await this.installSnapshot(ready.snapshot);
     const hardState = this.hardStateToWrite(ready);
     if (ready.entries.length > 0 || hardState !== undefined) {
@@ -264,6 +326,10 @@ export class RaftNode<Result> {
     for (const read of ready.readStates) this.reads.confirmed(read.requestId, read.index, this.appliedIndex);
     this.core.advance();
     this.maybeStartSnapshot();
+    if (!this.removedReported && this.core.status().removed) {
+      this.removedReported = true;
+      this.options.onRemoved?.();
+    }
   }
 
   /**
@@ -373,6 +439,10 @@ export class RaftNode<Result> {
       this.appliedIndex = entry.index;
       if (entry.kind === EntryKind.Command) {
         this.proposals.applied(entry.index, entry.term, this.options.stateMachine.apply(entry));
+      } else if (entry.kind === EntryKind.ConfChange) {
+        // The core applies the change itself when it is told this entry is applied.
+        this.confChanges.applied(entry.index, entry.term, entry.index);
+        this.proposals.replaced(entry.index, entry.term);
       } else {
         // A leader's no-op can only replace a proposal of an earlier term.
         this.proposals.replaced(entry.index, entry.term);

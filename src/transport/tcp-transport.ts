@@ -29,6 +29,9 @@ export interface Transport {
   sendSnapshot(message: InstallSnapshot, data: Uint8Array): Promise<void>;
   /** Called with each complete, verified snapshot addressed to this node. */
   onSnapshot(handler: (message: InstallSnapshot, data: Uint8Array) => void): void;
+  /** Opens links to peers that joined and closes links to peers that left (a
+   * transport without addresses, like the simulator's, may ignore it). */
+  setPeers?(peers: ReadonlyMap<NodeId, PeerAddress>): void;
   close(): Promise<void>;
 }
 
@@ -68,7 +71,9 @@ export class TcpTransport implements Transport {
   #messageHandler: ((message: PeerMessage) => void) | undefined;
   #unreachableHandler: ((peer: NodeId) => void) | undefined;
   #snapshotHandler: ((message: InstallSnapshot, data: Uint8Array) => void) | undefined;
-  readonly #peers: ReadonlyMap<NodeId, PeerAddress>;
+  #peers: ReadonlyMap<NodeId, PeerAddress>;
+  readonly #options: TcpTransportOptions;
+  #started = false;
   readonly #snapshotBytesMax: number;
   /** One transfer being received per inbound snapshot connection. */
   readonly #assemblies = new WeakMap<SnapshotConnection, SnapshotAssembler>();
@@ -89,9 +94,15 @@ export class TcpTransport implements Transport {
     this.#server.onPeerMessage((message) => this.#receive(message));
     this.#server.onSnapshotChunk((chunk, connection) => this.#receiveSnapshotChunk(chunk, connection));
     this.#peers = options.peers;
+    this.#options = options;
     this.#snapshotBytesMax = options.snapshotBytesMax ?? 1024 * 1024 * 1024;
-    for (const [peer, address] of options.peers) {
-      if (peer === options.self) continue;
+    for (const [peer, address] of options.peers) this.#addLink(peer, address);
+  }
+
+  #addLink(peer: NodeId, address: PeerAddress): void {
+    const options = this.#options;
+    if (peer === options.self) return;
+    {
       const link = new PeerLink({
         peer,
         address,
@@ -104,14 +115,32 @@ export class TcpTransport implements Transport {
         onSentBytes: options.onPeerBytes === undefined ? undefined : (bytes) => options.onPeerBytes!('sent', peer, bytes),
       });
       this.#links.set(peer, link);
+      if (this.#started) link.start();
     }
   }
 
   /** Listens first (so peers can reach us as soon as we reach them), then connects out. */
   async start(): Promise<PeerAddress> {
     const bound = await this.#server.listen();
+    this.#started = true;
     for (const link of this.#links.values()) link.start();
     return bound;
+  }
+
+  setPeers(peers: ReadonlyMap<NodeId, PeerAddress>): void {
+    for (const [peer, link] of this.#links) {
+      const address = peers.get(peer);
+      if (address !== undefined && address.host === link.address.host && address.port === link.address.port) continue;
+      this.#links.delete(peer);
+      void link.close();
+      this.#log.info({ peer }, 'peer link closed');
+    }
+    for (const [peer, address] of peers) {
+      if (this.#links.has(peer) || peer === this.#self) continue;
+      this.#addLink(peer, address);
+      this.#log.info({ peer, address: `${address.host}:${address.port}` }, 'peer link opened');
+    }
+    this.#peers = peers;
   }
 
   send(message: PeerMessage): void {
