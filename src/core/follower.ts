@@ -21,6 +21,11 @@ export function stepFollower(r: Raft, m: PeerMessage): void {
     case 'TimeoutNow':
       // The leader hands over leadership: campaign now, skipping PreVote, with a
       // request that voters accept despite a live leader (thesis §3.10).
+      if (r.hasUnappliedConfChange()) {
+        // Campaign in the configuration the leader left, not a stale one.
+        r.campaignAfterApply = true;
+        break;
+      }
       if (!r.isPromotable()) {
         r.logger.info({ from: m.from, term: r.term }, 'leadership transfer ignored: not a voter');
         break;

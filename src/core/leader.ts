@@ -132,6 +132,10 @@ export class Leader {
     progress.onHeartbeatResponse();
     if (r.log.lastIndex() - progress.match > FOLLOWER_LAG_ENTRIES) this.markLagging(m.from, progress);
     if (progress.match < r.log.lastIndex()) maybeSendAppend(r, this.tracker, m.from, true);
+    if (this.handover !== undefined) {
+      this.maybeHandOver(m.context, m.from);
+      if (this.r.state.role !== 'leader') return;
+    }
     // Only voters confirm leadership for a read (a learner's answer proves nothing).
     if (m.context > 0 && this.tracker.isVoter(m.from)) r.readStates.push(...this.reads.acknowledge(m.from, m.context, this.tracker.quorum()));
   }
@@ -176,6 +180,10 @@ export class Leader {
       r.electionElapsed = 0;
       if (r.config.checkQuorum && !this.checkQuorum()) return;
     }
+    if (this.handover !== undefined) {
+      this.maybeHandOver();
+      if (r.state.role !== 'leader') return;
+    }
     if (r.heartbeatElapsed >= r.config.heartbeatTicks) {
       r.heartbeatElapsed = 0;
       // Carry the newest pending read's round so regular beats confirm reads too.
@@ -195,6 +203,8 @@ export class Leader {
 
   propose(entries: readonly ProposedEntry[]): StepResult {
     const r = this.r;
+    // A removed leader handing over takes nothing new: clients go to its successor.
+    if (this.handover !== undefined) return { ok: false, reason: 'not-leader', leader: NO_NODE };
     const firstIndex = r.log.lastIndex() + 1;
     r.log.append(entries.map((e, i) => ({ term: r.term, index: firstIndex + i, kind: e.kind, data: e.data })));
     this.appendsPending = true;
@@ -211,6 +221,7 @@ export class Leader {
    */
   proposeConfChange(change: ConfChange): StepResult {
     const r = this.r;
+    if (this.handover !== undefined) return { ok: false, reason: 'not-leader', leader: NO_NODE };
     if (r.applied < this.pendingConfIndex) {
       return { ok: false, reason: 'change-pending', message: `a membership change (or this leader's first entry) at index ${this.pendingConfIndex} is not applied yet; retry shortly` };
     }
@@ -256,13 +267,61 @@ export class Leader {
   onMembershipChanged(index: Index): void {
     const r = this.r;
     this.tracker.applyConfig(r.membership, r.log.lastIndex() + 1, r.tickCount, 2 * r.config.electionTicks);
-    if (r.membership.voters.includes(r.id)) return;
-    const successor = this.mostCaughtUpVoter();
-    if (successor !== undefined) {
-      r.send({ type: 'TimeoutNow', from: r.id, to: successor, term: r.term });
-      r.logger.info({ index, to: successor, term: r.term }, 'removed leader hands over');
+    if (r.membership.voters.includes(r.id) || this.handover !== undefined) return;
+    // Removed: keep leading (without counting itself) until a successor has heard the
+    // commit index of the removal, or the successor could not apply it and would
+    // campaign in the old configuration, which may need this node's vote (etcd keeps
+    // a removed leader leading for the same reason).
+    this.handover = { removalIndex: index, since: r.tickCount, round: 0, successor: NO_NODE };
+    r.logger.info({ index, term: r.term }, 'leader removed from the configuration; handing over');
+    this.maybeHandOver();
+  }
+
+  /** A removed leader's hand-over in progress. */
+  private handover: { removalIndex: Index; since: number; round: number; successor: NodeId } | undefined;
+
+  /** Whether this leader was removed and is handing over (it takes no proposals). */
+  handingOver(): boolean {
+    return this.handover !== undefined;
+  }
+
+  /**
+   * Hands over once the most caught-up voter holds the removal entry and answered a
+   * heartbeat round sent after it did (so it knows the entry is committed): then
+   * TimeoutNow makes it campaign at once (thesis §3.10), and this node steps down.
+   * Gives up waiting after two election timeouts.
+   */
+  private maybeHandOver(context = 0, from: NodeId = NO_NODE): void {
+    const r = this.r;
+    const handover = this.handover;
+    if (handover === undefined) return;
+    if (handover.round > 0 && context >= handover.round && from === handover.successor) {
+      r.send({ type: 'TimeoutNow', from: r.id, to: from, term: r.term });
+      r.logger.info({ to: from, term: r.term, index: handover.removalIndex }, 'removed leader hands over');
+      this.stepDownRemoved();
+      return;
     }
+    if (r.tickCount - handover.since > 2 * r.config.electionTicks) {
+      r.logger.warn({ term: r.term, index: handover.removalIndex }, 'removed leader found no successor in time; stepping down');
+      this.stepDownRemoved();
+      return;
+    }
+    if (handover.round > 0) return;
+    const successor = this.mostCaughtUpVoter();
+    if (successor === undefined) {
+      this.stepDownRemoved();
+      return;
+    }
+    if (this.tracker.progressOf(successor).match < handover.removalIndex) return;
+    handover.successor = successor;
+    handover.round = this.reads.newRound();
+    broadcastHeartbeat(r, this.tracker, handover.round);
+  }
+
+  private stepDownRemoved(): void {
+    const r = this.r;
     r.becomeFollower(r.term, NO_NODE, 'leader removed from the configuration');
+    r.markRemoved();
   }
 
   /** The voter (not this node) whose log matches the leader's furthest, ties to the lowest id. */
@@ -304,7 +363,8 @@ export class Leader {
       this.reads.deferUntilOwnCommit(requestId);
       return { ok: true };
     }
-    if (this.tracker.peers().length === 0) {
+    // A sole voter is its own quorum (learners confirm nothing).
+    if (this.tracker.quorum() <= 1) {
       r.readStates.push({ requestId, index: r.log.committed });
       return { ok: true };
     }

@@ -129,7 +129,10 @@ export class RaftCore {
     const r = this.r;
     // A node still joining knows no configuration yet and hears from the leader first.
     const joining = r.membership.voters.length === 0 && r.membership.learners.length === 0;
-    if (input.to !== r.id || input.from === r.id || (!joining && !r.isMember(input.from))) return { ok: false, reason: 'unknown-peer' };
+    // The leader of this term stays heard after it left the configuration: it is
+    // handing over (its TimeoutNow) or telling followers that its removal committed.
+    const currentLeader = input.from === r.leaderId && input.term === r.term;
+    if (input.to !== r.id || input.from === r.id || (!joining && !currentLeader && !r.isMember(input.from))) return { ok: false, reason: 'unknown-peer' };
     if (r.logger.isLevelEnabled('trace')) r.logger.trace({ message: input }, 'message received');
     r.step(input);
     return { ok: true };
@@ -243,6 +246,7 @@ export class RaftCore {
       r.applied = outstanding.applyingTo;
       // Membership changes take effect as they are applied (etcd), in log order.
       if (outstanding.snapshot === undefined) this.applyConfChanges(from, outstanding.applyingTo);
+      r.afterApply();
     }
     // The leader counts its own vote for an entry only once it is durable.
     const leader = r.leading();

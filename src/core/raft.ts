@@ -212,7 +212,7 @@ export class Raft {
     return !this.removed && isVoter(this.membership, this.id);
   }
 
-  private hasUnappliedConfChange(): boolean {
+  hasUnappliedConfChange(): boolean {
     const from = Math.max(this.applied + 1, this.log.firstIndexHeld());
     for (let index = from; index <= this.log.committed; index += 1) {
       if (this.log.entry(index)?.kind === EntryKind.ConfChange) return true;
@@ -244,11 +244,35 @@ export class Raft {
     this.membership = applyConfChange(before, change);
     this.peers = this.otherMembers();
     this.logger.info({ index, op: change.op, voters: this.membership.voters, learners: this.membership.learners }, 'membership changed');
-    this.leading()?.onMembershipChanged(index);
+    const leader = this.leading();
+    leader?.onMembershipChanged(index);
     if (isMemberOf(before, this.id) && !isMemberOf(this.membership, this.id)) {
-      this.removed = true;
-      this.logger.info({ index, term: this.term }, 'removed from the cluster');
-      if (this.state.role !== 'follower') this.becomeFollower(this.term, NO_NODE, 'removed from the cluster');
+      // A leader marks itself removed once it has handed over (Leader.maybeHandOver).
+      if (leader === undefined) this.markRemoved();
+    }
+    if (this.state.role !== 'leader' && this.state.role !== 'follower' && !this.isPromotable()) {
+      this.becomeFollower(this.term, NO_NODE, 'no longer a voter');
+    }
+  }
+
+  /** This node left the configuration: it takes no further part. */
+  markRemoved(): void {
+    if (this.removed) return;
+    this.removed = true;
+    this.logger.info({ term: this.term }, 'removed from the cluster');
+  }
+
+  /** A TimeoutNow that arrived while membership changes waited to be applied: the
+   * campaign starts once they are (the configuration to campaign in must be current). */
+  campaignAfterApply = false;
+
+  /** Called after entries were applied: a deferred transfer campaign may start now. */
+  afterApply(): void {
+    if (!this.campaignAfterApply || this.hasUnappliedConfChange()) return;
+    this.campaignAfterApply = false;
+    if (this.state.role === 'follower' && this.isPromotable()) {
+      this.logger.info({ term: this.term }, 'leadership transfer requested, campaigning');
+      campaign(this, false, true);
     }
   }
 
@@ -271,6 +295,7 @@ export class Raft {
       this.logger.info({ from: this.term, to: term, reason }, 'term changed');
       this.term = term;
       this.vote = NO_NODE;
+      this.campaignAfterApply = false;
     }
     // Dropping the leader's state drops its pending reads too: the core never answers
     // them, and the driver fails them when it sees the role change (harmless).

@@ -39,6 +39,13 @@ export class ReadIndexQueue {
     return waiting;
   }
 
+  /** A heartbeat round of its own (a leader handing over uses one to learn which
+   * followers heard its commit index); no read waits on it. */
+  newRound(): number {
+    this.contextSeq += 1;
+    return this.contextSeq;
+  }
+
   /** Registers a read of `index`, acknowledged by the leader itself; returns its round. */
   register(requestId: number, index: Index, self: NodeId): number {
     this.contextSeq += 1;

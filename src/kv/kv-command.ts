@@ -34,7 +34,10 @@ export function encodeKvCommand(command: KvCommand): Uint8Array {
 
 /** Decodes a command the leader encoded; the leader validated it before proposing. */
 export function decodeKvCommand(data: Uint8Array): KvCommand {
-  const [clientId, seq, firstUnackedSeq, op, key, value, expect] = msgpack.decode(data) as [
+  // A Buffer view (no copy): msgpack-lite decodes strings natively only from a
+  // Buffer, and one character at a time from a plain Uint8Array.
+  const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const [clientId, seq, firstUnackedSeq, op, key, value, expect] = msgpack.decode(bytes) as [
     string, number, number, KvOperation['op'], string, string | null, string | null,
   ];
   let operation: KvOperation;

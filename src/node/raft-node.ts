@@ -326,7 +326,8 @@ export class RaftNode<Result> {
     for (const read of ready.readStates) this.reads.confirmed(read.requestId, read.index, this.appliedIndex);
     this.core.advance();
     this.maybeStartSnapshot();
-    if (!this.removedReported && this.core.status().removed) {
+    // Reported once what the core still had to say (a hand-over's TimeoutNow) is out.
+    if (!this.removedReported && this.core.status().removed && !this.core.hasReady()) {
       this.removedReported = true;
       this.options.onRemoved?.();
     }

@@ -7,4 +7,12 @@ export const REGRESSION_SEEDS: readonly { readonly seed: number; readonly bug: s
     seed: 0x5eed006a,
     bug: 'a replicating follower whose inflight window was full by bytes (not by count) and whose answers were lost was never sent another append: heartbeat answers freed a slot only for a full count',
   },
+  {
+    seed: 0x5eed0047,
+    bug: 'a leader that applied its own removal stepped down at once; its successor had the removal entry but not its commit, so it campaigned in the old two-voter configuration that needed the removed node: no leader ever again',
+  },
+  {
+    seed: 0x5eed0000,
+    bug: 'a sole voter with a learner waited for heartbeat answers to confirm a ReadIndex round, but only voters confirm, so linearizable reads never completed',
+  },
 ];

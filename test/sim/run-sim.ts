@@ -27,6 +27,7 @@ async function sweep(count: number, from: number): Promise<number> {
   const started = performance.now();
   const failures: SimulationResult[] = [];
   let operations = 0;
+  let membershipChanges = 0;
   const snapshots = { saved: 0, compactions: 0, received: 0, seedsWithInstall: 0 };
   for (let i = 0; i < count; i += 1) {
     const seed = (from + i) >>> 0;
@@ -36,6 +37,7 @@ async function sweep(count: number, from: number): Promise<number> {
     snapshots.compactions += result.snapshots.compactions;
     snapshots.received += result.snapshots.received;
     if (result.snapshots.received > 0) snapshots.seedsWithInstall += 1;
+    membershipChanges += result.membershipChanges;
     if (!result.ok) {
       failures.push(result);
       process.stdout.write(`${reportFailure(result)}\n`);
@@ -46,7 +48,7 @@ async function sweep(count: number, from: number): Promise<number> {
     }
   }
   const seconds = (performance.now() - started) / 1000;
-  process.stdout.write(`${JSON.stringify({ seeds: count, from: formatSeed(from), failures: failures.map((f) => formatSeed(f.seed)), seconds: Math.round(seconds * 10) / 10, seedsPerSecond: Math.round((count / seconds) * 100) / 100, operations, snapshots })}\n`);
+  process.stdout.write(`${JSON.stringify({ seeds: count, from: formatSeed(from), failures: failures.map((f) => formatSeed(f.seed)), seconds: Math.round(seconds * 10) / 10, seedsPerSecond: Math.round((count / seconds) * 100) / 100, operations, snapshots, membershipChanges })}\n`);
   return failures.length === 0 ? 0 : 1;
 }
 

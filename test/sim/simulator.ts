@@ -19,6 +19,7 @@ import type { SnapshotMeta } from '../../src/core/types.js';
 import { createHash } from 'node:crypto';
 import type { SnapshotEnvelope } from './sim-transport.js';
 import { SimTransport } from './sim-transport.js';
+import type { ConfChange } from '../../src/core/membership.js';
 import { checkAcknowledgedWritesVisible, checkLinearizability } from '../../src/check/index.js';
 import { SafetyChecker } from './checkers.js';
 import type { SimHistoryEvent } from './sim-client.js';
@@ -56,6 +57,8 @@ export interface SimulationResult {
   /** Snapshots saved (taken or installed), log compactions, and snapshots that
    * arrived whole at a follower. */
   readonly snapshots: { saved: number; compactions: number; received: number };
+  /** Membership changes requested of the leader (applied or refused). */
+  readonly membershipChanges: number;
   readonly logTail: readonly string[];
   readonly history: readonly SimHistoryEvent[];
 }
@@ -83,7 +86,10 @@ class SimNode {
     const { world, network, checker } = this.sim;
     const logger = this.sim.logs.logger({ node: this.id });
     const kv = new KvStateMachine();
-    const storage = await openNodeStorage(this.disk, `/data/n${this.id}`, kv, logger);
+    // Founders bootstrap the cluster with a membership entry; spares start empty and
+    // learn the configuration from the leader once they are added.
+    const bootstrap = this.sim.founders.includes(this.id) ? { voters: this.sim.founders, learners: [] } : undefined;
+    const storage = await openNodeStorage(this.disk, `/data/n${this.id}`, kv, logger, { bootstrap });
     if (!alive()) return;
     const { initial } = storage;
     checker.onRecovered(this.id, initial.base ?? { index: 0, term: 0 }, initial.entries, initial.applied);
@@ -101,7 +107,8 @@ class SimNode {
       config: {
         ...DEFAULT_CORE_CONFIG,
         id: this.id,
-        voters: this.sim.ids,
+        // The configuration comes from the log (the bootstrap entry) and snapshots.
+        voters: [],
         electionTicks: this.sim.options.electionTicks,
         appendBytesMax: this.sim.options.appendBytesMax,
         inflightAppendsMax: this.sim.options.inflightAppendsMax,
@@ -120,6 +127,7 @@ class SimNode {
       summaryTicks: 1_000_000,
       onFatal: (err) => this.sim.fail(`node ${this.id} stopped: ${err.message}`),
       now: () => world.now(),
+      onRemoved: () => this.sim.onRemoved(this.id),
     });
     const clients = new ClientService({ node, kv, limits: DEFAULT_KV_LIMITS, addresses: this.sim.addresses, logger });
     network.register(`n${this.id}`, (message) => {
@@ -231,7 +239,15 @@ class Simulation {
   readonly checker = new SafetyChecker();
   readonly history: SimHistory;
   readonly logs: SimLogBuffer;
+  /** Every node, founders and spares. */
   readonly ids: NodeId[];
+  /** The bootstrap voters. */
+  readonly founders: NodeId[];
+  /** Nodes that applied their own removal: stopped for good. */
+  readonly removed = new Set<NodeId>();
+  /** Spares ever proposed for addition (an id is never reused after removal). */
+  private readonly added = new Set<NodeId>();
+  membershipChanges = 0;
   readonly nodes = new Map<NodeId, SimNode>();
   readonly addresses: Map<NodeId, string>;
   private failure: string | undefined;
@@ -243,7 +259,8 @@ class Simulation {
     this.network = new SimNetwork(this.world, options);
     this.history = new SimHistory(this.world);
     this.logs = new SimLogBuffer(this.world, 200, settings.logLevel ?? (settings.verbose === true ? 'debug' : 'info'), settings.verbose === true);
-    this.ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
+    this.founders = Array.from({ length: options.nodes }, (_, i) => i + 1);
+    this.ids = Array.from({ length: options.nodes + options.spareNodes }, (_, i) => i + 1);
     // host:port like a real cluster's, for the real client; the client's simulated
     // connections map them to node endpoints.
     this.addresses = new Map(this.ids.map((id) => [id, `n${id}:7000`]));
@@ -311,7 +328,7 @@ class Simulation {
     for (const client of clients) client.stopping = true;
     this.network.heal();
     this.network.setOptions({ ...this.options, lossRate: 0, duplicateRate: 0 });
-    for (const node of this.nodes.values()) if (!node.running) void node.start();
+    for (const node of this.nodes.values()) if (!node.running && !this.removed.has(node.id)) void node.start();
     this.log().info({}, 'healed: faults stopped, all nodes restarting');
     const settled = await this.run(this.world.now() + LIVENESS_MS, () => this.agreedLeader() !== undefined && clients.every((c) => c.finished));
     if (this.failed()) return;
@@ -351,13 +368,47 @@ class Simulation {
     if (lost.length > 0) this.fail(`acknowledged writes lost: ${lost.join('; ')}`);
   }
 
+  /** One leader that every member of its configuration (all running) follows. */
   private agreedLeader(): NodeId | undefined {
-    const statuses = [...this.nodes.values()].map((n) => n.status());
-    if (statuses.some((s) => s === undefined)) return undefined;
-    const leaders = statuses.filter((s) => s!.role === 'leader');
+    const leaders = [...this.nodes.values()].map((n) => n.status()).filter((s) => s !== undefined && s.role === 'leader');
     if (leaders.length !== 1) return undefined;
     const leader = leaders[0]!;
-    return statuses.every((s) => s!.leader === leader.id && s!.term === leader.term) ? leader.id : undefined;
+    for (const id of [...leader.voters, ...leader.learners]) {
+      const status = this.nodes.get(id)?.status();
+      if (status === undefined || status.leader !== leader.id || status.term !== leader.term) return undefined;
+    }
+    return leader.id;
+  }
+
+  /** A node applied its own removal: it stops, for good. */
+  onRemoved(id: NodeId): void {
+    this.removed.add(id);
+    this.log().warn({ node: id }, 'removed from the cluster; stopping it');
+    const node = this.nodes.get(id)!;
+    this.world.at(0, `n${id} removed`, () => node.crash());
+  }
+
+  /** Asks the leader for one random membership change; refusals are fine. */
+  private changeMembership(): void {
+    const { world } = this;
+    const leader = [...this.nodes.values()].map((n) => n.node).find((n) => n !== undefined && n.status().role === 'leader');
+    if (leader === undefined) return;
+    const config = leader.membership();
+    const members = [...config.voters, ...config.learners];
+    const spares = this.ids.filter((id) => !members.includes(id) && !this.added.has(id) && !this.founders.includes(id));
+    const options: ConfChange[] = [];
+    for (const id of spares) options.push({ op: 'add-learner', id, address: `n${id}:7000` }, { op: 'add-voter', id, address: `n${id}:7000` });
+    for (const id of config.learners) options.push({ op: 'promote', id });
+    for (const id of members) options.push({ op: 'remove', id });
+    if (options.length === 0) return;
+    const change = options[world.random.nextInt(options.length)]!;
+    if (change.op === 'add-learner' || change.op === 'add-voter') this.added.add(change.id);
+    this.membershipChanges += 1;
+    this.log().warn({ change }, 'membership change requested');
+    leader.changeMembership(change).then(
+      (index) => this.log().warn({ change, index }, 'membership change applied'),
+      (err: Error) => this.log().warn({ change, err: err.message }, 'membership change refused'),
+    );
   }
 
   private scheduleNemesis(): void {
@@ -371,6 +422,7 @@ class Simulation {
 
   private nemesisStep(): void {
     const { world } = this;
+    if (world.chance(this.options.membershipRate)) this.changeMembership();
     if (world.chance(this.options.crashRate)) {
       const running = [...this.nodes.values()].filter((n) => n.running);
       if (running.length > 0) {
@@ -378,7 +430,7 @@ class Simulation {
         victim.crash();
         this.log().warn({ victim: victim.id }, 'crash');
         world.at(world.between(10, this.options.restartDelayMsMax), `restart n${victim.id}`, () => {
-          if (this.nemesisRunning && !victim.running) {
+          if (this.nemesisRunning && !victim.running && !this.removed.has(victim.id)) {
             this.log().warn({ node: victim.id }, 'restart');
             void victim.start();
           }
@@ -425,6 +477,7 @@ class Simulation {
       operations: counts,
       committed: this.checker.committedCount(),
       snapshots: { saved: this.checker.snapshotsChecked, compactions: this.checker.compactions, received: this.snapshotsReceived },
+      membershipChanges: this.membershipChanges,
       logTail: this.logs.tail(),
       history: this.history.events,
     };

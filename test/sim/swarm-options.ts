@@ -45,6 +45,12 @@ export interface SwarmOptions {
    * little later: a transfer retried after a lost acknowledgement that arrives after
    * the follower moved on (a stale snapshot it must ignore). */
   readonly snapshotReplayRate: number;
+  /** Nodes started empty beside the founders, which membership changes may add. */
+  readonly spareNodes: number;
+  /** Chance, per nemesis step, of asking the leader for a membership change: add a
+   * spare (as a learner, or straight as a voter), promote a learner, or remove any
+   * member, the leader included; node counts grow and shrink between 1 and 7. */
+  readonly membershipRate: number;
 }
 
 function pick(random: SeededRandom, min: number, max: number): number {
@@ -57,7 +63,7 @@ export function swarmOptions(seed: number): SwarmOptions {
   const modes = PARTITION_MODES.filter(() => random.nextFloat() < 0.6);
   const delayMsMin = pick(random, 0, 3);
   const diskLatencyMsMin = pick(random, 0, 1);
-  const options: Omit<SwarmOptions, 'snapshotEntries' | 'snapshotTrailing' | 'snapshotChunkBytes' | 'snapshotReplayRate'> = {
+  const options: Omit<SwarmOptions, 'snapshotEntries' | 'snapshotTrailing' | 'snapshotChunkBytes' | 'snapshotReplayRate' | 'spareNodes' | 'membershipRate'> = {
     nodes: pick(random, 3, 7),
     clients: pick(random, 2, 5),
     keys: pick(random, 1, 4),
@@ -87,6 +93,15 @@ export function swarmOptions(seed: number): SwarmOptions {
     snapshotTrailing: tiny ? pick(random, 0, 20) : 5_000,
     snapshotChunkBytes: pick(random, 16, 2048),
     snapshotReplayRate: random.nextFloat() < 0.5 ? 0 : 0.3,
+    ...membership(random, options.nodes),
+  };
+}
+
+function membership(random: SeededRandom, founders: number): { spareNodes: number; membershipRate: number } {
+  const changing = random.nextFloat() < 0.5;
+  return {
+    spareNodes: changing ? Math.min(7 - founders, pick(random, 1, 3)) : 0,
+    membershipRate: changing ? 0.05 + random.nextFloat() * 0.25 : 0,
   };
 }
 
