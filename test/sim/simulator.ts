@@ -57,6 +57,8 @@ export interface SimulationResult {
   /** Snapshots saved (taken or installed), log compactions, and snapshots that
    * arrived whole at a follower. */
   readonly snapshots: { saved: number; compactions: number; received: number };
+  /** Leadership transfer requests the nemesis made, and how each ended. */
+  readonly transfers: { requested: number; completed: number; refused: number; aborted: number };
   readonly logTail: readonly string[];
   readonly history: readonly SimHistoryEvent[];
 }
@@ -141,6 +143,14 @@ class SimNode {
     }, alive);
     this.node = node;
     node.start();
+  }
+
+  /** A graceful stop (SIGTERM): a leader hands over first; then the process is gone. */
+  async shutdown(): Promise<void> {
+    const node = this.node;
+    if (node === undefined) return;
+    await node.stop();
+    if (this.node === node) this.crash();
   }
 
   crash(): void {
@@ -385,14 +395,30 @@ class Simulation {
       const running = [...this.nodes.values()].filter((n) => n.running);
       if (running.length > 0) {
         const victim = running[world.random.nextInt(running.length)]!;
-        victim.crash();
-        this.log().warn({ victim: victim.id }, 'crash');
-        world.at(world.between(10, this.options.restartDelayMsMax), `restart n${victim.id}`, () => {
-          if (this.nemesisRunning && !victim.running) {
-            this.log().warn({ node: victim.id }, 'restart');
-            void victim.start();
-          }
-        });
+        const graceful = this.transferRate > 0 && this.transferRandom.nextFloat() < 0.5;
+        const restartLater = (): void => {
+          world.at(world.between(10, this.options.restartDelayMsMax), `restart n${victim.id}`, () => {
+            if (this.nemesisRunning && !victim.running) {
+              this.log().warn({ node: victim.id }, 'restart');
+              void victim.start();
+            }
+          });
+        };
+        if (graceful) {
+          this.log().warn({ victim: victim.id }, 'graceful stop');
+          victim.shutdown().then(
+            () => {
+              // Healing restarts only nodes already down when it began.
+              if (!victim.running && !this.nemesisRunning) void victim.start();
+              else restartLater();
+            },
+            (err: unknown) => this.fail(`graceful stop of ${victim.id} failed: ${(err as Error).message}`),
+          );
+        } else {
+          victim.crash();
+          this.log().warn({ victim: victim.id }, 'crash');
+          restartLater();
+        }
       }
     }
     if (this.transferRate > 0 && this.transferRandom.nextFloat() < this.transferRate) this.requestTransfer();
@@ -470,6 +496,7 @@ class Simulation {
       operations: counts,
       committed: this.checker.committedCount(),
       snapshots: { saved: this.checker.snapshotsChecked, compactions: this.checker.compactions, received: this.snapshotsReceived },
+      transfers: { ...this.transfers },
       logTail: this.logs.tail(),
       history: this.history.events,
     };
