@@ -4,6 +4,7 @@ import { RaftClient } from '../client/raft-client.js';
 import type { StatusRow } from '../client/raft-client.js';
 import { DashboardServer } from '../dashboard/dashboard-server.js';
 import { ConfigError } from '../errors.js';
+import type { ErrorCode } from '../protocol/client-messages.js';
 import { statusRow } from '../node/node-status.js';
 import { NodeFileSystem } from '../storage/file-system.js';
 import { writeSnapshotFile } from '../storage/snapshot-store.js';
@@ -19,7 +20,24 @@ export const EXIT = {
   /** No definite answer in time: a write may or may not have been applied. */
   timeout: 4,
   refused: 5,
+  /** transfer-leader: the target is not a voter (unknown id, learner, or no other voter). */
+  transferNotVoter: 6,
+  /** transfer-leader: the target already leads. */
+  transferToSelf: 7,
+  /** transfer-leader: the target did not catch up with the leader's log in time. */
+  transferLagging: 8,
+  /** transfer-leader: the target caught up but no successor was seen in time. */
+  transferAborted: 9,
 } as const;
+
+const TRANSFER_EXITS: Partial<Record<ErrorCode, number>> = {
+  TRANSFER_NOT_MEMBER: EXIT.transferNotVoter,
+  TRANSFER_TO_LEARNER: EXIT.transferNotVoter,
+  TRANSFER_NO_TARGET: EXIT.transferNotVoter,
+  TRANSFER_TO_SELF: EXIT.transferToSelf,
+  TRANSFER_TARGET_LAGGING: EXIT.transferLagging,
+  TRANSFER_ABORTED: EXIT.transferAborted,
+};
 
 const DEFAULT_CLUSTER = DEFAULT_PEERS_TEXT.split(',').map((item) => item.slice(item.indexOf('=') + 1)).join(',');
 
@@ -78,7 +96,7 @@ function failureExit(err: unknown): number {
   if (err instanceof ConfigError) return EXIT.usage;
   if (err instanceof NoReachableNodeError) return EXIT.unreachable;
   if (err instanceof ClientTimeoutError) return EXIT.timeout;
-  if (err instanceof RequestRefusedError) return EXIT.refused;
+  if (err instanceof RequestRefusedError) return TRANSFER_EXITS[err.reason] ?? EXIT.refused;
   return 1;
 }
 
@@ -90,7 +108,9 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--timeout-ms <ms>', 'give up after this long (retries included)', '10000')
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok; 1 get found no key, or cas did not match; 2 bad usage;\n3 no node reachable; 4 timed out (a write may or may not have happened); 5 refused (too large or malformed).',
+      '\nExit codes: 0 ok; 1 get found no key, or cas did not match; 2 bad usage;\n3 no node reachable; 4 timed out (a write may or may not have happened); 5 refused (too large or malformed);\n' +
+        'transfer-leader: 6 the target is not a voter; 7 the target already leads; 8 the target could not catch up;\n' +
+        '9 the transfer was aborted (no successor within an election timeout).',
     )
     .showHelpAfterError('(run raft-cli --help for usage)')
     .configureOutput({ outputError: (text, write) => write(text.startsWith('error:') ? `raft-cli: ${text}` : text) });
@@ -143,6 +163,13 @@ function buildProgram(setExit: (code: number) => void): Command {
     print(globals(), { file, index: meta.index, term: meta.term, bytes }, `saved ${file}: index ${meta.index}, term ${meta.term}, ${bytes} bytes`);
     return EXIT.ok;
   })));
+  program.command('transfer-leader [id]').description('hand leadership to node id (default: the most caught-up voter); prints the new leader')
+    .action(wrap((id) => runKv(globals(), async (client) => {
+      const target = id === undefined ? 0 : parseIntegerOption('id', id, 1, Number.MAX_SAFE_INTEGER);
+      const leader = await client.transferLeader(target);
+      print(globals(), { ok: true, leader }, `leader is now node ${leader}`);
+      return EXIT.ok;
+    })));
   addDashboardCommand(program, globals);
   return program;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ClientResponse, KvOperation, KvResult, NodeStatus, SnapshotResponse } from '../protocol/client-messages.js';
+import { TRANSFER_ERROR_CODES } from '../protocol/client-messages.js';
 import { parseAddress } from '../transport/address.js';
 import { ConfigError } from '../errors.js';
 import type { RequestBody } from './connection.js';
@@ -104,6 +105,21 @@ export class RaftClient {
     return { snapshot: response.snapshot, data: response.data };
   }
 
+  /**
+   * Moves leadership to node `target` (default 0: the most caught-up voter) and
+   * resolves with the new leader's id. A refusal or an abandoned transfer rejects
+   * with RequestRefusedError whose `reason` is one of the TRANSFER_* codes.
+   */
+  async transferLeader(target = 0, options: OperationOptions = {}): Promise<number> {
+    const deadlineMs = options.deadlineMs ?? this.deadlineMs;
+    // One attempt may last as long as the transfer itself (up to two election
+    // timeouts on the leader); a retry elsewhere would only find it under way.
+    const response = await this.execute({ type: 'TransferLeaderRequest', target }, deadlineMs, false, (r) => (r.type === 'TransferLeaderResponse' ? r : undefined), deadlineMs);
+    // Proposals should go to the new leader straight away.
+    this.leaderAddress = this.nodeAddresses.get(response.leader);
+    return response.leader;
+  }
+
   /** One row per cluster address: its status, or why it did not answer. */
   async clusterStatus(timeoutMs: number = this.attemptTimeoutMs): Promise<StatusRow[]> {
     return Promise.all(
@@ -143,20 +159,29 @@ export class RaftClient {
 
   /** Sends `body` until a definite answer or the deadline; the same body (and so the
    * same seq) every time. */
-  private async execute<T>(body: RequestBody, deadlineMs: number, anyNode: boolean, accept: (response: ClientResponse) => T | undefined): Promise<T> {
+  private async execute<T>(
+    body: RequestBody,
+    deadlineMs: number,
+    anyNode: boolean,
+    accept: (response: ClientResponse) => T | undefined,
+    attemptTimeoutMs: number = this.attemptTimeoutMs,
+  ): Promise<T> {
     const environment = this.environment;
     const now = (): number => environment.now();
     const sleep = (ms: number): Promise<void> => environment.sleep(ms);
     const deadline = now() + deadlineMs;
     let reachedAny = false;
     let lastProblem = 'no attempt made';
+    /** Hints followed in a row without an answer: two nodes can name each other for a
+     * moment (a leader handing over names its target, which still names it). */
+    let redirects = 0;
     while (!this.closed && now() < deadline) {
       const address = this.target(anyNode);
       let response: ClientResponse;
       try {
         const connection = await this.connection(address);
         reachedAny = true;
-        response = await connection.request(body, Math.max(1, Math.min(this.attemptTimeoutMs, deadline - now())));
+        response = await connection.request(body, Math.max(1, Math.min(attemptTimeoutMs, deadline - now())));
       } catch (err) {
         lastProblem = `${address}: ${describeError(err)}`;
         // A slow answer is no reason to drop the connection other requests share;
@@ -176,14 +201,19 @@ export class RaftClient {
       }
       if (response.type !== 'ErrorResponse') throw new Error(`unexpected ${response.type} from ${address}`);
       lastProblem = `${address}: ${response.message}`;
-      if (response.code === 'TOO_LARGE' || response.code === 'BAD_REQUEST') throw new RequestRefusedError(response.code, response.message);
+      if (response.code === 'TOO_LARGE' || response.code === 'BAD_REQUEST' || TRANSFER_ERROR_CODES.includes(response.code)) {
+        throw new RequestRefusedError(response.code, response.message);
+      }
       if (response.code === 'NOT_LEADER' && response.leader !== 0) {
         const leaderAddress = this.addressOfLeader(response.leader, response.leaderAddress);
         if (leaderAddress !== undefined && leaderAddress !== address) {
           this.leaderAddress = leaderAddress;
+          redirects += 1;
+          if (redirects >= 2) await sleep(Math.min(2, Math.max(0, deadline - now())));
           continue;
         }
       }
+      redirects = 0;
       // No leader known (an election is running), an unknown outcome, or overload:
       // try another node after a short pause.
       this.forget(address, false);

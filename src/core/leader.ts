@@ -8,6 +8,7 @@ import { ReadIndexQueue } from './read-index.js';
 import { broadcastAppends, broadcastHeartbeat, maybeSendAppend } from './replication.js';
 import type { Progress } from './tracker/progress.js';
 import { ProgressTracker } from './tracker/progress-tracker.js';
+import { LeaderTransfer } from './transfer.js';
 import type { Index, NodeId } from './types.js';
 import { EntryKind, NO_NODE } from './types.js';
 
@@ -36,6 +37,8 @@ export class Leader {
    * its last index on election).
    */
   pendingConfIndex: Index = 0;
+  /** A leadership transfer in progress, if any (transfer.ts). */
+  readonly transfer: LeaderTransfer;
 
   constructor(private readonly r: Raft) {
     this.tracker = new ProgressTracker({
@@ -47,6 +50,7 @@ export class Leader {
       inflightBytesMax: r.config.appendBytesMax * r.config.inflightAppendsMax,
       tick: r.tickCount,
     });
+    this.transfer = new LeaderTransfer(r, this.tracker);
   }
 
   /**
@@ -116,6 +120,7 @@ export class Leader {
         r.logger.info({ peer: m.from, index: progress.match }, 'follower caught up');
       }
       if (this.maybeCommit()) this.onCommitAdvanced();
+      this.transfer.onResponse(m.from);
     }
     while (maybeSendAppend(r, this.tracker, m.from, false)) {
       // Keep the pipeline full up to the inflight window.
@@ -130,6 +135,7 @@ export class Leader {
     // free one slot of a full window, and send from `next` — an empty append there
     // is itself a probe the follower accepts or rejects (etcd does the same).
     progress.onHeartbeatResponse();
+    this.transfer.onResponse(m.from);
     if (r.log.lastIndex() - progress.match > FOLLOWER_LAG_ENTRIES) this.markLagging(m.from, progress);
     if (progress.match < r.log.lastIndex()) maybeSendAppend(r, this.tracker, m.from, true);
     if (this.handover !== undefined) {
@@ -176,6 +182,7 @@ export class Leader {
     this.tracker.tickLeaving();
     r.heartbeatElapsed += 1;
     r.electionElapsed += 1;
+    this.transfer.tick();
     if (r.electionElapsed >= r.config.electionTicks) {
       r.electionElapsed = 0;
       if (r.config.checkQuorum && !this.checkQuorum()) return;
@@ -205,6 +212,9 @@ export class Leader {
     const r = this.r;
     // A removed leader handing over takes nothing new: clients go to its successor.
     if (this.handover !== undefined) return { ok: false, reason: 'not-leader', leader: NO_NODE };
+    // The log must stop growing for the target to catch up; clients go to it at once
+    // (thesis §3.10; etcd drops proposals during a transfer).
+    if (this.transfer.target !== NO_NODE) return { ok: false, reason: 'transferring', leader: this.transfer.target };
     const firstIndex = r.log.lastIndex() + 1;
     r.log.append(entries.map((e, i) => ({ term: r.term, index: firstIndex + i, kind: e.kind, data: e.data })));
     this.appendsPending = true;

@@ -128,6 +128,8 @@ export type LocalInput =
   | { readonly type: 'Propose'; readonly entries: readonly ProposedEntry[] }
   | { readonly type: 'ReadIndex'; readonly requestId: number }
   | { readonly type: 'ReportUnreachable'; readonly peer: NodeId }
+  /** Hand leadership to `target` (0: the most caught-up voter), Raft thesis §3.10. */
+  | { readonly type: 'TransferLeader'; readonly target: NodeId }
   /** The driver finished streaming a snapshot to `peer` (`ok`) or gave up on it: a
    * failure, a timeout, a lost connection (etcd ReportSnapshot). */
   | { readonly type: 'ReportSnapshot'; readonly peer: NodeId; readonly ok: boolean }

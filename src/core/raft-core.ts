@@ -5,6 +5,7 @@ import type { CoreLogger } from './logger.js';
 import type { LocalInput, PeerMessage } from './messages.js';
 import { isPeerMessage } from './messages.js';
 import type { Random } from './random.js';
+import type { TransferRefusal } from './transfer.js';
 import { Raft } from './raft.js';
 import { RaftLog } from './raft-log.js';
 import type { Ready, SoftState } from './ready.js';
@@ -37,7 +38,10 @@ export type StepResult =
   | { readonly ok: false; readonly reason: 'not-leader'; readonly leader: NodeId }
   | { readonly ok: false; readonly reason: 'unknown-peer' }
   /** A membership change refused by the leader, with a sentence saying why. */
-  | { readonly ok: false; readonly reason: 'change-pending' | 'invalid-change' | 'learner-behind' | 'no-quorum'; readonly message: string };
+  | { readonly ok: false; readonly reason: 'change-pending' | 'invalid-change' | 'learner-behind' | 'no-quorum'; readonly message: string }
+  /** A leadership transfer is in progress; `leader` is its target, where to retry. */
+  | { readonly ok: false; readonly reason: 'transferring'; readonly leader: NodeId }
+  | { readonly ok: false; readonly reason: TransferRefusal };
 
 export interface PeerStatus {
   readonly id: NodeId;
@@ -72,6 +76,8 @@ export interface CoreStatus {
   readonly electionElapsed: number;
   /** Leader only: one row per follower, in id order. */
   readonly peers: readonly PeerStatus[];
+  /** Leader only: the node leadership is being handed to (0: no transfer). */
+  readonly transferTarget: NodeId;
 }
 
 /** Committed entries handed to the driver per Ready, so one turn stays short. */
@@ -160,6 +166,11 @@ export class RaftCore {
       case 'ProposeConfChange':
         if (leader === undefined) return { ok: false, reason: 'not-leader', leader: r.leaderId };
         return leader.proposeConfChange(input.change);
+      case 'TransferLeader': {
+        if (leader === undefined) return { ok: false, reason: 'not-leader', leader: r.leaderId };
+        const started = leader.transfer.start(input.target);
+        return started.ok ? { ok: true } : started;
+      }
       default: {
         const unreachable: never = input;
         throw new Error(`unknown local input ${JSON.stringify(unreachable)}`);
@@ -280,6 +291,7 @@ export class RaftCore {
       removed: r.removed,
       electionElapsed: r.electionElapsed,
       peers,
+      transferTarget: leader?.transfer.target ?? 0,
     };
   }
 

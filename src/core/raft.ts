@@ -291,6 +291,7 @@ export class Raft {
 
   becomeFollower(term: Term, leader: NodeId, reason: string): void {
     const previousRole = this.state.role;
+    this.leading()?.transfer.onStepDown(term);
     if (term !== this.term) {
       this.logger.info({ from: this.term, to: term, reason }, 'term changed');
       this.term = term;

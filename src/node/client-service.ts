@@ -3,10 +3,12 @@ import type { NodeId } from '../core/types.js';
 import type { KvLimits } from '../kv/kv-command.js';
 import { checkKvLimits, encodeKvCommand } from '../kv/kv-command.js';
 import type { KvStateMachine } from '../kv/kv-state-machine.js';
-import type { ClientRequest, ClientResponse, ErrorCode, KvRequest, KvResult, SnapshotRequest } from '../protocol/client-messages.js';
+import type { ClientRequest, ClientResponse, ErrorCode, KvRequest, KvResult, SnapshotRequest, TransferLeaderRequest } from '../protocol/client-messages.js';
 import { FRAME_BYTES_MAX_DEFAULT } from '../transport/frame.js';
 import { nodeStatus } from './node-status.js';
-import { NotLeaderError, UnknownOutcomeError } from './pending-requests.js';
+import type { TransferFailure } from './pending-requests.js';
+import { NotLeaderError, TransferAbortedError, TransferRefusedError, UnknownOutcomeError } from './pending-requests.js';
+import type { TransferRefusal } from '../core/transfer.js';
 import type { RaftNode } from './raft-node.js';
 
 export interface ClientServiceOptions {
@@ -44,6 +46,10 @@ export class ClientService {
       this.handleSnapshot(request).then(reply, (err: unknown) => reply(this.errorResponse(request.requestId, err)));
       return;
     }
+    if (request.type === 'TransferLeaderRequest') {
+      this.handleTransfer(request).then(reply, (err: unknown) => reply(this.errorResponse(request.requestId, err)));
+      return;
+    }
     this.handleKv(request).then(reply, (err: unknown) => reply(this.errorResponse(request.requestId, err)));
   }
 
@@ -68,6 +74,12 @@ export class ClientService {
     return { type: 'SnapshotResponse', requestId: request.requestId, snapshot: taken.meta, data };
   }
 
+  private async handleTransfer(request: TransferLeaderRequest): Promise<ClientResponse> {
+    this.log.info({ target: request.target }, 'leadership transfer requested by a client');
+    const leader = await this.options.node.transferLeadership(request.target);
+    return { type: 'TransferLeaderResponse', requestId: request.requestId, leader };
+  }
+
   private async handleKv(request: KvRequest): Promise<ClientResponse> {
     const { operation, requestId } = request;
     const problem = checkKvLimits(operation, this.options.limits);
@@ -90,6 +102,8 @@ export class ClientService {
   private errorResponse(requestId: number, err: unknown): ClientResponse {
     if (err instanceof NotLeaderError) return this.error(requestId, 'NOT_LEADER', err.message, err.leader);
     if (err instanceof UnknownOutcomeError) return this.error(requestId, 'UNKNOWN_OUTCOME', err.message);
+    if (err instanceof TransferRefusedError) return this.error(requestId, REFUSAL_CODES[err.reason], err.message);
+    if (err instanceof TransferAbortedError) return this.error(requestId, abortCode(err.reason), err.message);
     this.log.error({ err }, 'client request failed');
     return this.error(requestId, 'UNKNOWN_OUTCOME', (err as Error).message);
   }
@@ -98,4 +112,15 @@ export class ClientService {
     const known = leader ?? this.options.node.status().leader;
     return { type: 'ErrorResponse', requestId, code, message, leader: known, leaderAddress: this.options.addresses.get(known) ?? null };
   }
+}
+
+const REFUSAL_CODES: Record<TransferRefusal, ErrorCode> = {
+  'transfer-to-self': 'TRANSFER_TO_SELF',
+  'transfer-to-learner': 'TRANSFER_TO_LEARNER',
+  'transfer-to-non-member': 'TRANSFER_NOT_MEMBER',
+  'no-transfer-target': 'TRANSFER_NO_TARGET',
+};
+
+function abortCode(reason: TransferFailure): ErrorCode {
+  return reason === 'target-lagging' ? 'TRANSFER_TARGET_LAGGING' : 'TRANSFER_ABORTED';
 }

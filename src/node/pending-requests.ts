@@ -1,4 +1,5 @@
 import { RaftError } from '../errors.js';
+import type { TransferAbortReason, TransferRefusal } from '../core/transfer.js';
 import type { Index, NodeId, Term } from '../core/types.js';
 
 /** The leader lost leadership (or shut down) before the outcome was known: the
@@ -19,6 +20,46 @@ export class MembershipChangeError extends RaftError {
 export class NotLeaderError extends RaftError {
   constructor(readonly leader: NodeId) {
     super('RAFT_NOT_LEADER', leader === 0 ? 'no leader is known' : `not the leader; node ${leader} is`);
+  }
+}
+
+const REFUSAL_TEXT: Record<TransferRefusal, string> = {
+  'transfer-to-self': 'this node already leads',
+  'transfer-to-learner': 'the target is a learner and cannot lead',
+  'transfer-to-non-member': 'the target is not a member of the cluster',
+  'no-transfer-target': 'no other voter to hand leadership to',
+};
+
+/** The leader refused a leadership transfer before starting it; `reason` is stable. */
+export class TransferRefusedError extends RaftError {
+  constructor(
+    readonly reason: TransferRefusal,
+    readonly target: NodeId,
+  ) {
+    super('RAFT_TRANSFER_REFUSED', `leadership transfer to ${target === 0 ? 'the most caught-up voter' : `node ${target}`} refused: ${REFUSAL_TEXT[reason]}`);
+  }
+}
+
+/** Why a started transfer ended without a successor, as the driver sees it: the
+ * core's reasons, or no successor seen within the driver's bound, or shutdown. */
+export type TransferFailure = TransferAbortReason | 're-elected' | 'shutting-down';
+
+const ABORT_TEXT: Record<TransferFailure, string> = {
+  'target-lagging': 'the target did not catch up within an election timeout',
+  timeout: 'the target did not take over within an election timeout',
+  superseded: 'a transfer to another node replaced it',
+  'stepped-down': 'this node stepped down before a successor was known',
+  're-elected': 'this node was elected again',
+  'shutting-down': 'the node is shutting down',
+};
+
+/** A leadership transfer started but was abandoned; `reason` is stable. */
+export class TransferAbortedError extends RaftError {
+  constructor(
+    readonly reason: TransferFailure,
+    readonly target: NodeId,
+  ) {
+    super('RAFT_TRANSFER_ABORTED', `leadership transfer to node ${target} aborted: ${ABORT_TEXT[reason]}`);
   }
 }
 

@@ -8,7 +8,7 @@ import type { Ready } from '../core/ready.js';
 import { canSendBeforePersist } from '../core/ready.js';
 import type { ConfChange } from '../core/membership.js';
 import { addressOf } from '../core/membership.js';
-import type { ClusterConfig, Entry, HardState, Index, NodeId, SnapshotMeta } from '../core/types.js';
+import type { ClusterConfig, Entry, HardState, Index, NodeId, SnapshotMeta, Term } from '../core/types.js';
 import type { PeerAddress } from '../transport/address.js';
 import { parseAddress } from '../transport/address.js';
 import { EntryKind } from '../core/types.js';
@@ -16,7 +16,8 @@ import type { StateMachine, StateMachineSnapshot } from '../kv/state-machine.js'
 import type { LogStorage } from '../storage/log-storage.js';
 import type { Transport } from '../transport/tcp-transport.js';
 import type { NodeObserver } from './node-observer.js';
-import { MembershipChangeError, NotLeaderError, PendingProposals, PendingReads, UnknownOutcomeError } from './pending-requests.js';
+import type { TransferFailure } from './pending-requests.js';
+import { MembershipChangeError, NotLeaderError, PendingProposals, PendingReads, TransferAbortedError, TransferRefusedError, UnknownOutcomeError } from './pending-requests.js';
 import { SerialQueue } from '../util/serial-queue.js';
 import type { SnapshotPolicy, SnapshotStorage } from './snapshot-storage.js';
 import { DEFAULT_SNAPSHOT_POLICY } from './snapshot-storage.js';
@@ -58,6 +59,23 @@ export interface RaftNodeOptions<Result> {
   readonly observer?: NodeObserver;
 }
 
+export interface StopOptions {
+  /** On a leader, hand leadership to the most caught-up voter first and wait for a
+   * successor (bounded), so clients move on without an election timeout (etcd
+   * TryTransferLeadershipOnShutdown). Default true; false stops at once, as a crash
+   * would look to the others. */
+  readonly transferLeadership?: boolean;
+}
+
+/** A caller waiting for a leadership transfer it started to settle. */
+interface TransferWaiter {
+  readonly target: NodeId;
+  readonly term: Term;
+  ticks: number;
+  readonly resolve: (leader: NodeId) => void;
+  readonly reject: (err: Error) => void;
+}
+
 /** A snapshot received from a leader that the core accepted, until it is installed. */
 interface ReceivedSnapshot {
   readonly message: InstallSnapshot;
@@ -92,7 +110,10 @@ export class RaftNode<Result> {
   private turnScheduled = false;
   private turnRunning = false;
   private stopped = false;
+  private stopping: Promise<void> | undefined;
   private ticks = 0;
+  /** Leadership transfers started here and not yet settled. */
+  private transfers: TransferWaiter[] = [];
   /** WAL appends and compactions, one at a time. */
   private readonly storageQueue = new SerialQueue();
   /** Snapshot saves (our own, and installs of a leader's), one at a time. */
@@ -136,13 +157,37 @@ export class RaftNode<Result> {
     this.requestTurn();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops the node. A leader first hands over leadership (unless told not to), waiting
+   * at most two election timeouts for a successor, then stops anyway with a warning.
+   */
+  stop(options: StopOptions = {}): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.stopping ??= this.handOverThenStop(options.transferLeadership ?? true);
+    return this.stopping;
+  }
+
+  private async handOverThenStop(transfer: boolean): Promise<void> {
+    if (transfer && this.core.status().role === 'leader' && this.options.config.voters.length > 1) {
+      const started = this.now();
+      try {
+        const leader = await this.transferLeadership();
+        this.log.info({ leader, ms: Math.round(this.now() - started) }, 'leadership handed over before shutdown');
+      } catch (err) {
+        this.log.warn({ err, ms: Math.round(this.now() - started) }, 'leadership not handed over before shutdown; stopping anyway');
+      }
+    }
+    await this.stopNow();
+  }
+
+  private async stopNow(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.options.ticker.stop();
     const err = new UnknownOutcomeError('the node is shutting down');
     this.proposals.failAll(err);
     this.reads.failAll(err);
+    this.settleTransfers((w) => w.reject(new TransferAbortedError('shutting-down', w.target)));
     this.options.observer?.stopped();
     await this.options.transport.close();
     await this.options.storage.close();
@@ -157,12 +202,70 @@ export class RaftNode<Result> {
     const result = this.core.step({ type: 'Propose', entries: [{ kind: EntryKind.Command, data }] });
     if (!result.ok) {
       this.options.observer?.proposalRefused();
-      return Promise.reject(new NotLeaderError(result.reason === 'not-leader' ? result.leader : 0));
+      // During a leadership transfer the hint is its target, so clients go there at once.
+      return Promise.reject(new NotLeaderError(result.reason === 'not-leader' || result.reason === 'transferring' ? result.leader : 0));
     }
     this.requestTurn();
     const outcome = this.proposals.add(result.firstIndex!, result.term!);
     this.options.observer?.proposed(outcome);
     return outcome;
+  }
+
+  /**
+   * Hands leadership to `target` (default: the most caught-up voter) and resolves with
+   * the new leader's id once this node learns of it. Rejects with NotLeaderError on a
+   * follower, TransferRefusedError when the leader refuses the target, and
+   * TransferAbortedError when the transfer is abandoned (the core gives up after an
+   * election timeout; this node waits at most two for a successor).
+   */
+  transferLeadership(target: NodeId = 0): Promise<NodeId> {
+    if (this.stopped) return Promise.reject(new TransferAbortedError('shutting-down', target));
+    const result = this.core.step({ type: 'TransferLeader', target });
+    if (!result.ok) {
+      if (result.reason === 'not-leader' || result.reason === 'transferring') return Promise.reject(new NotLeaderError(result.reason === 'not-leader' ? result.leader : 0));
+      if (result.reason === 'unknown-peer') return Promise.reject(new TransferRefusedError('transfer-to-non-member', target));
+      if ('message' in result) return Promise.reject(new TransferRefusedError('no-transfer-target', target));
+      return Promise.reject(new TransferRefusedError(result.reason, target));
+    }
+    const status = this.core.status();
+    this.requestTurn();
+    return new Promise<NodeId>((resolve, reject) => {
+      this.transfers.push({ target: status.transferTarget, term: status.term, ticks: 0, resolve, reject });
+    });
+  }
+
+  private settleTransfers(settle: (waiter: TransferWaiter) => void, which: (waiter: TransferWaiter) => boolean = () => true): void {
+    if (this.transfers.length === 0) return;
+    const remaining: TransferWaiter[] = [];
+    for (const waiter of this.transfers) {
+      if (which(waiter)) settle(waiter);
+      else remaining.push(waiter);
+    }
+    this.transfers = remaining;
+  }
+
+  /** After a tick: transfers the core abandoned, or that found no successor in time. */
+  private checkTransfers(): void {
+    if (this.transfers.length === 0) return;
+    const status = this.core.status();
+    const boundTicks = 2 * this.options.config.electionTicks;
+    const failure = (waiter: TransferWaiter): TransferFailure | undefined => {
+      waiter.ticks += 1;
+      if (status.role === 'leader') {
+        if (status.term !== waiter.term) return 're-elected';
+        if (status.transferTarget === waiter.target) return undefined;
+        if (status.transferTarget !== 0) return 'superseded';
+        const match = status.peers.find((p) => p.id === waiter.target)?.match ?? 0;
+        return match < status.lastIndex ? 'target-lagging' : 'timeout';
+      }
+      return waiter.ticks > boundTicks ? (status.term === waiter.term ? 'stepped-down' : 'timeout') : undefined;
+    };
+    const failed = new Map<TransferWaiter, TransferFailure>();
+    for (const waiter of this.transfers) {
+      const reason = failure(waiter);
+      if (reason !== undefined) failed.set(waiter, reason);
+    }
+    this.settleTransfers((w) => w.reject(new TransferAbortedError(failed.get(w)!, w.target)), (w) => failed.has(w));
   }
 
   /**
@@ -186,6 +289,8 @@ export class RaftNode<Result> {
     if (!result.ok) {
       if (result.reason === 'not-leader') return Promise.reject(new NotLeaderError(result.leader));
       if (result.reason === 'unknown-peer') return Promise.reject(new NotLeaderError(0));
+      if (result.reason === 'transferring') return Promise.reject(new NotLeaderError(result.leader));
+      if (!('message' in result)) return Promise.reject(new MembershipChangeError('invalid-change', result.reason));
       return Promise.reject(new MembershipChangeError(result.reason, result.message));
     }
     this.requestTurn();
@@ -226,7 +331,7 @@ export class RaftNode<Result> {
     const result = this.core.step({ type: 'ReadIndex', requestId });
     if (!result.ok) {
       this.reads.cancel(requestId);
-      return Promise.reject(new NotLeaderError(result.reason === 'not-leader' ? result.leader : 0));
+      return Promise.reject(new NotLeaderError(result.reason === 'not-leader' || result.reason === 'transferring' ? result.leader : 0));
     }
     this.requestTurn();
     return done;
@@ -268,6 +373,7 @@ export class RaftNode<Result> {
     // A leader keeps links to removed members while it tells them; drop them after.
     if (this.ticks % 20 === 0 && this.core.status().role === 'leader') this.syncPeers(this.core.clusterConfig());
     if (this.ticks % this.summaryTicks === 0) this.logSummary();
+    this.checkTransfers();
     this.requestTurn();
   }
 
@@ -305,6 +411,8 @@ export class RaftNode<Result> {
       this.confChanges.failAll(err);
       this.reads.failAll(new NotLeaderError(ready.softState.leader));
     }
+    const successor = ready.softState?.leader ?? 0;
+    if (successor !== 0 && successor !== this.core.id) this.settleTransfers((w) => w.resolve(successor));
     const afterPersist: PeerMessage[] = [];
     for (const message of ready.messages) {
       if (message.type === 'InstallSnapshot') this.sendSnapshot(message);
@@ -455,7 +563,7 @@ export class RaftNode<Result> {
   private fail(err: Error): void {
     if (this.stopped) return;
     this.log.fatal({ err, status: this.core.status() }, 'node stopped: cannot continue safely');
-    void this.stop().catch(() => undefined);
+    void this.stop({ transferLeadership: false }).catch(() => undefined);
     this.options.onFatal(err);
   }
 

@@ -46,7 +46,18 @@ export interface SnapshotRequest {
   readonly stale: boolean;
 }
 
-export type ClientRequest = StatusRequest | KvRequest | SnapshotRequest;
+/**
+ * Hand leadership to `target` (0: the most caught-up voter), as etcdctl move-leader.
+ * Sent to the leader (a follower answers NOT_LEADER with a hint); answered once the
+ * leader sees its successor elected, with a TransferLeaderResponse naming it.
+ */
+export interface TransferLeaderRequest {
+  readonly type: 'TransferLeaderRequest';
+  readonly requestId: number;
+  readonly target: NodeId;
+}
+
+export type ClientRequest = StatusRequest | KvRequest | SnapshotRequest | TransferLeaderRequest;
 
 export interface NodeStatus {
   readonly id: NodeId;
@@ -98,7 +109,19 @@ export type ErrorCode =
    * operation may or may not have been applied. */
   | 'UNKNOWN_OUTCOME'
   /** The node is overloaded and refused the request before it reached the log. */
-  | 'BUSY';
+  | 'BUSY'
+  /** Leadership transfer refused: the target already leads. */
+  | 'TRANSFER_TO_SELF'
+  /** Leadership transfer refused: the target is a learner. */
+  | 'TRANSFER_TO_LEARNER'
+  /** Leadership transfer refused: the target is not a member. */
+  | 'TRANSFER_NOT_MEMBER'
+  /** Leadership transfer refused: no other voter exists. */
+  | 'TRANSFER_NO_TARGET'
+  /** Leadership transfer abandoned: the target did not catch up within an election timeout. */
+  | 'TRANSFER_TARGET_LAGGING'
+  /** Leadership transfer abandoned otherwise (no successor in time, superseded, shutdown). */
+  | 'TRANSFER_ABORTED';
 
 export interface ErrorResponse {
   readonly type: 'ErrorResponse';
@@ -117,13 +140,36 @@ export interface SnapshotResponse {
   readonly data: Uint8Array;
 }
 
-export type ClientResponse = StatusResponse | KvResponse | ErrorResponse | SnapshotResponse;
+/** The transfer completed: `leader` was elected (the old leader saw it). */
+export interface TransferLeaderResponse {
+  readonly type: 'TransferLeaderResponse';
+  readonly requestId: number;
+  readonly leader: NodeId;
+}
 
-export const CLIENT_REQUEST_TYPES: readonly ClientRequest['type'][] = ['StatusRequest', 'KvRequest', 'SnapshotRequest'];
+export type ClientResponse = StatusResponse | KvResponse | ErrorResponse | SnapshotResponse | TransferLeaderResponse;
+
+export const CLIENT_REQUEST_TYPES: readonly ClientRequest['type'][] = ['StatusRequest', 'KvRequest', 'SnapshotRequest', 'TransferLeaderRequest'];
 export const CLIENT_RESPONSE_TYPES: readonly ClientResponse['type'][] = [
   'StatusResponse',
   'KvResponse',
   'ErrorResponse',
   'SnapshotResponse',
+  'TransferLeaderResponse',
 ];
-export const ERROR_CODES: readonly ErrorCode[] = ['NOT_LEADER', 'TOO_LARGE', 'BAD_REQUEST', 'UNKNOWN_OUTCOME', 'BUSY'];
+export const ERROR_CODES: readonly ErrorCode[] = [
+  'NOT_LEADER',
+  'TOO_LARGE',
+  'BAD_REQUEST',
+  'UNKNOWN_OUTCOME',
+  'BUSY',
+  'TRANSFER_TO_SELF',
+  'TRANSFER_TO_LEARNER',
+  'TRANSFER_NOT_MEMBER',
+  'TRANSFER_NO_TARGET',
+  'TRANSFER_TARGET_LAGGING',
+  'TRANSFER_ABORTED',
+];
+
+/** Error codes that refuse or end a leadership transfer: definite, never retried. */
+export const TRANSFER_ERROR_CODES: readonly ErrorCode[] = ERROR_CODES.filter((code) => code.startsWith('TRANSFER_'));

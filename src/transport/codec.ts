@@ -27,6 +27,8 @@ import type {
   SnapshotResponse,
   StatusRequest,
   StatusResponse,
+  TransferLeaderRequest,
+  TransferLeaderResponse,
 } from '../protocol/client-messages.js';
 import { CLIENT_REQUEST_TYPES, CLIENT_RESPONSE_TYPES, ERROR_CODES } from '../protocol/client-messages.js';
 import { FrameDecodeError } from '../errors.js';
@@ -468,6 +470,14 @@ function validateSnapshotResponse(fields: Fields): SnapshotResponse {
   return { type: 'SnapshotResponse', requestId: fields.count('requestId'), snapshot: validateSnapshotMeta(fields.map('snapshot')), data: fields.bytes('data') };
 }
 
+function validateTransferLeaderRequest(fields: Fields): TransferLeaderRequest {
+  return { type: 'TransferLeaderRequest', requestId: fields.count('requestId'), target: fields.optionalNodeId('target') };
+}
+
+function validateTransferLeaderResponse(fields: Fields): TransferLeaderResponse {
+  return { type: 'TransferLeaderResponse', requestId: fields.count('requestId'), leader: fields.nodeId('leader') };
+}
+
 function validateErrorResponse(fields: Fields): ErrorResponse {
   return {
     type: 'ErrorResponse',
@@ -494,6 +504,8 @@ const VALIDATOR_TABLE = {
   StatusRequest: validateStatusRequest,
   KvRequest: validateKvRequest,
   SnapshotRequest: validateSnapshotRequest,
+  TransferLeaderRequest: validateTransferLeaderRequest,
+  TransferLeaderResponse: validateTransferLeaderResponse,
   StatusResponse: validateStatusResponse,
   SnapshotResponse: validateSnapshotResponse,
   KvResponse: validateKvResponse,

@@ -23,7 +23,7 @@ function entries(first: number, terms: number[]): Entry[] {
 const heartbeat = (from: number, to: number, term: number): PeerMessage => ({ type: 'HeartbeatRequest', from, to, term, commit: 0, context: 0 });
 
 function status(fields: Partial<CoreStatus>): CoreStatus {
-  return { id: 1, role: 'follower', term: 1, vote: 0, leader: 0, commit: 0, applied: 0, lastIndex: 0, lastTerm: 0, snapshotIndex: 0, firstIndex: 1, voters: [1, 2, 3], learners: [], removed: false, electionElapsed: 0, peers: [], ...fields };
+  return { id: 1, role: 'follower', term: 1, vote: 0, leader: 0, commit: 0, applied: 0, lastIndex: 0, lastTerm: 0, snapshotIndex: 0, firstIndex: 1, voters: [1, 2, 3], learners: [], removed: false, electionElapsed: 0, peers: [], transferTarget: 0, ...fields };
 }
 
 function listen(events: NodeEvents): NodeEvent[] {

@@ -160,7 +160,7 @@ describe('the driver persists before it sends', () => {
     storage.writes[0]!.complete();
     await settle();
     assert.deepEqual(transport.sent.map((m) => [m.type, m.to]), [['VoteRequest', 2], ['VoteRequest', 3]]);
-    await node.stop();
+    await node.stop({ transferLeadership: false });
   });
 
   it('a granted vote is sent only after it is durable', async () => {
@@ -174,7 +174,7 @@ describe('the driver persists before it sends', () => {
     storage.writes[0]!.complete();
     await settle();
     assert.deepEqual(transport.sent.map((m) => m.type), ['VoteResponse']);
-    await node.stop();
+    await node.stop({ transferLeadership: false });
   });
 
   it('a follower acknowledges appended entries only after they are durable', async () => {
@@ -190,7 +190,7 @@ describe('the driver persists before it sends', () => {
     storage.writes[0]!.complete();
     await settle();
     assert.deepEqual(transport.sent.map((m) => [m.type, m.type === 'AppendResponse' && m.success]), [['AppendResponse', true]]);
-    await node.stop();
+    await node.stop({ transferLeadership: false });
   });
 });
 
@@ -215,7 +215,7 @@ describe('a leader writes and replicates at once (thesis §10.2.1)', () => {
     storage.writes.splice(0)[0]!.complete();
     await settle();
     assert.equal(node.status().commit, index, 'with its own copy durable, the leader commits');
-    await node.stop();
+    await node.stop({ transferLeadership: false });
   });
 });
 
@@ -239,7 +239,7 @@ describe('commit index writes', () => {
     const carrying = done.filter((w) => w.entries.some((e) => e.index === 3));
     assert.equal(carrying.length, 1);
     assert.equal(carrying[0]!.hardState?.commit, 2, 'the deferred commit of the first proposal went with the second\'s entries');
-    await node.stop();
+    await node.stop({ transferLeadership: false });
   });
 });
 
@@ -260,7 +260,7 @@ describe('storage failure', () => {
     await settle();
     assert.equal(storage.writes.length, 1, 'no further writes after the failure');
     assert.equal(transport.sent.length, 0);
-    await node.stop();
+    await node.stop({ transferLeadership: false });
   });
 });
 
@@ -278,7 +278,7 @@ describe('proposals and reads', () => {
     const read = node.readBarrier();
     await storage.completeAll();
     await read;
-    await node.stop();
+    await node.stop({ transferLeadership: false });
   });
 
   it('a follower refuses proposals and reads with the leader it knows', async () => {
@@ -290,7 +290,7 @@ describe('proposals and reads', () => {
     await settle();
     await assert.rejects(node.propose(new Uint8Array([1])), (err: Error) => err instanceof NotLeaderError && err.leader === 3);
     await assert.rejects(node.readBarrier(), (err: Error) => err instanceof NotLeaderError && err.leader === 3);
-    await node.stop();
+    await node.stop({ transferLeadership: false });
   });
 
   it('a leader that steps down fails its pending proposals with an unknown outcome', async () => {
@@ -303,7 +303,7 @@ describe('proposals and reads', () => {
     transport.deliver({ type: 'HeartbeatRequest', from: 3, to: 1, term: 5, commit: 0, context: 0 });
     await storage.completeAll();
     await pending;
-    await node.stop();
+    await node.stop({ transferLeadership: false });
   });
 });
 
@@ -325,7 +325,7 @@ describe('snapshots in the driver', () => {
     assert.deepEqual(storage.entries.map((e) => e.index), [9, 10, 11, 12, 13]);
     assert.equal(node.status().firstIndex, 9);
     assert.equal(node.status().snapshotIndex, 10);
-    await node.stop();
+    await node.stop({ transferLeadership: false });
   });
 
   it('installs a leader\'s snapshot: saved and recorded in the WAL, state restored, before the acknowledgement goes out', async () => {
@@ -343,7 +343,7 @@ describe('snapshots in the driver', () => {
     assert.deepEqual(answers.map((m) => m.type === 'AppendResponse' && [m.success, m.index]), [[true, 7]]);
     assert.equal(node.status().applied, 7);
     assert.equal(node.status().snapshotIndex, 7);
-    await node.stop();
+    await node.stop({ transferLeadership: false });
   });
 
   it('streams its snapshot to a follower that needs compacted entries and reports success to the core', async () => {
@@ -371,6 +371,6 @@ describe('snapshots in the driver', () => {
     const peer = node.status().peers.find((p) => p.id === 2)!;
     assert.equal(peer.state, 'probe', 'the transfer was reported delivered; the leader waits for the follower to answer');
     assert.equal(peer.next, 4);
-    await node.stop();
+    await node.stop({ transferLeadership: false });
   });
 });

@@ -29,11 +29,13 @@ async function sweep(count: number, from: number): Promise<number> {
   let operations = 0;
   let membershipChanges = 0;
   const snapshots = { saved: 0, compactions: 0, received: 0, seedsWithInstall: 0 };
+  const transfers = { requested: 0, completed: 0, refused: 0, aborted: 0 };
   for (let i = 0; i < count; i += 1) {
     const seed = (from + i) >>> 0;
     const result = await runSimulation(seed);
     operations += result.operations.ok + result.operations.fail + result.operations.info;
     snapshots.saved += result.snapshots.saved;
+    for (const key of ['requested', 'completed', 'refused', 'aborted'] as const) transfers[key] += result.transfers[key];
     snapshots.compactions += result.snapshots.compactions;
     snapshots.received += result.snapshots.received;
     if (result.snapshots.received > 0) snapshots.seedsWithInstall += 1;
@@ -48,7 +50,7 @@ async function sweep(count: number, from: number): Promise<number> {
     }
   }
   const seconds = (performance.now() - started) / 1000;
-  process.stdout.write(`${JSON.stringify({ seeds: count, from: formatSeed(from), failures: failures.map((f) => formatSeed(f.seed)), seconds: Math.round(seconds * 10) / 10, seedsPerSecond: Math.round((count / seconds) * 100) / 100, operations, snapshots, membershipChanges })}\n`);
+  process.stdout.write(`${JSON.stringify({ seeds: count, from: formatSeed(from), failures: failures.map((f) => formatSeed(f.seed)), seconds: Math.round(seconds * 10) / 10, seedsPerSecond: Math.round((count / seconds) * 100) / 100, operations, snapshots, membershipChanges, transfers })}\n`);
   return failures.length === 0 ? 0 : 1;
 }
 

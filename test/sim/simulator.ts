@@ -9,6 +9,7 @@ import { DEFAULT_KV_LIMITS } from '../../src/kv/kv-command.js';
 import { KvStateMachine } from '../../src/kv/kv-state-machine.js';
 import type { StateMachine, StateMachineSnapshot } from '../../src/kv/state-machine.js';
 import { ClientService } from '../../src/node/client-service.js';
+import { NotLeaderError, TransferAbortedError, TransferRefusedError } from '../../src/node/pending-requests.js';
 import { RaftNode } from '../../src/node/raft-node.js';
 import type { Ticker } from '../../src/node/ticker.js';
 import type { KvResult } from '../../src/protocol/client-messages.js';
@@ -59,6 +60,8 @@ export interface SimulationResult {
   readonly snapshots: { saved: number; compactions: number; received: number };
   /** Membership changes requested of the leader (applied or refused). */
   readonly membershipChanges: number;
+  /** Leadership transfer requests the nemesis made, and how each ended. */
+  readonly transfers: { requested: number; completed: number; refused: number; aborted: number };
   readonly logTail: readonly string[];
   readonly history: readonly SimHistoryEvent[];
 }
@@ -148,6 +151,14 @@ class SimNode {
     }, alive);
     this.node = node;
     node.start();
+  }
+
+  /** A graceful stop (SIGTERM): a leader hands over first; then the process is gone. */
+  async shutdown(): Promise<void> {
+    const node = this.node;
+    if (node === undefined) return;
+    await node.stop();
+    if (this.node === node) this.crash();
   }
 
   crash(): void {
@@ -253,6 +264,13 @@ class Simulation {
   private failure: string | undefined;
   private nemesisRunning = true;
   snapshotsReceived = 0;
+  /** Leadership transfer requests come from their own stream, so adding them left
+   * every other fault of a seed where it was until the first transfer. */
+  private readonly transferRandom: SeededRandom;
+  /** Chance per nemesis step of a TransferLeader request to a leader (0 for a third
+   * of the seeds). */
+  private readonly transferRate: number;
+  transfers = { requested: 0, completed: 0, refused: 0, aborted: 0 };
 
   constructor(readonly seed: number, readonly options: SwarmOptions, readonly settings: SimulationSettings) {
     this.world = new SimWorld(seed);
@@ -265,6 +283,8 @@ class Simulation {
     // connections map them to node endpoints.
     this.addresses = new Map(this.ids.map((id) => [id, `n${id}:7000`]));
     for (const id of this.ids) this.nodes.set(id, new SimNode(this, id));
+    this.transferRandom = new SeededRandom(seed ^ 0x7a2f_11e5);
+    this.transferRate = this.transferRandom.nextFloat() < 1 / 3 ? 0 : this.transferRandom.nextFloat() * 0.3;
   }
 
   fail(reason: string): void {
@@ -427,16 +447,33 @@ class Simulation {
       const running = [...this.nodes.values()].filter((n) => n.running);
       if (running.length > 0) {
         const victim = running[world.random.nextInt(running.length)]!;
-        victim.crash();
-        this.log().warn({ victim: victim.id }, 'crash');
-        world.at(world.between(10, this.options.restartDelayMsMax), `restart n${victim.id}`, () => {
-          if (this.nemesisRunning && !victim.running && !this.removed.has(victim.id)) {
-            this.log().warn({ node: victim.id }, 'restart');
-            void victim.start();
-          }
-        });
+        const graceful = this.transferRate > 0 && this.transferRandom.nextFloat() < 0.5;
+        const restartLater = (): void => {
+          world.at(world.between(10, this.options.restartDelayMsMax), `restart n${victim.id}`, () => {
+            if (this.nemesisRunning && !victim.running && !this.removed.has(victim.id)) {
+              this.log().warn({ node: victim.id }, 'restart');
+              void victim.start();
+            }
+          });
+        };
+        if (graceful) {
+          this.log().warn({ victim: victim.id }, 'graceful stop');
+          victim.shutdown().then(
+            () => {
+              // Healing restarts only nodes already down when it began.
+              if (!victim.running && !this.nemesisRunning && !this.removed.has(victim.id)) void victim.start();
+              else restartLater();
+            },
+            (err: unknown) => this.fail(`graceful stop of ${victim.id} failed: ${(err as Error).message}`),
+          );
+        } else {
+          victim.crash();
+          this.log().warn({ victim: victim.id }, 'crash');
+          restartLater();
+        }
       }
     }
+    if (this.transferRate > 0 && this.transferRandom.nextFloat() < this.transferRate) this.requestTransfer();
     if (world.chance(this.options.partitionRate)) {
       this.network.heal();
       const mode = this.options.partitionModes[world.random.nextInt(this.options.partitionModes.length)]!;
@@ -445,6 +482,40 @@ class Simulation {
       this.network.heal();
       this.log().warn({}, 'partition healed');
     }
+  }
+
+  /**
+   * Asks a node that believes it leads to hand over: to the most caught-up voter (0),
+   * a random member (itself included) or an id that is no member. Only the documented
+   * outcomes may come back; a successor it names must be another member.
+   */
+  private requestTransfer(): void {
+    const leaders = [...this.nodes.values()].filter((n) => n.running && n.status()?.role === 'leader');
+    if (leaders.length === 0) return;
+    const random = this.transferRandom;
+    const from = leaders[random.nextInt(leaders.length)]!;
+    const choice = random.nextInt(this.ids.length + 2);
+    const target = choice === 0 ? 0 : choice <= this.ids.length ? this.ids[choice - 1]! : 40 + random.nextInt(10);
+    const node = from.node;
+    if (node === undefined) return;
+    this.transfers.requested += 1;
+    this.log().warn({ from: from.id, target }, 'transfer leadership');
+    node.transferLeadership(target).then(
+      (leader) => {
+        this.transfers.completed += 1;
+        if (!this.ids.includes(leader) || leader === from.id) this.fail(`transfer from ${from.id} to ${target} reported successor ${leader}`);
+        else this.log().warn({ from: from.id, target, leader }, 'transfer completed');
+      },
+      (err: unknown) => {
+        if (err instanceof TransferRefusedError || err instanceof NotLeaderError) this.transfers.refused += 1;
+        else if (err instanceof TransferAbortedError) this.transfers.aborted += 1;
+        else this.fail(`transfer from ${from.id} to ${target} failed unexpectedly: ${(err as Error).message}`);
+        if (err instanceof TransferRefusedError && target !== 0 && this.ids.includes(target) && target !== from.id) {
+          this.fail(`transfer from ${from.id} to member ${target} refused: ${err.message}`);
+        }
+        this.log().warn({ from: from.id, target, code: (err as { code?: string }).code, reason: (err as { reason?: string }).reason }, 'transfer not done');
+      },
+    );
   }
 
   /** Cuts what the shared planner says, then places each client next to a random
@@ -478,6 +549,7 @@ class Simulation {
       committed: this.checker.committedCount(),
       snapshots: { saved: this.checker.snapshotsChecked, compactions: this.checker.compactions, received: this.snapshotsReceived },
       membershipChanges: this.membershipChanges,
+      transfers: { ...this.transfers },
       logTail: this.logs.tail(),
       history: this.history.events,
     };
