@@ -510,8 +510,11 @@ class Simulation {
         if (err instanceof TransferRefusedError || err instanceof NotLeaderError) this.transfers.refused += 1;
         else if (err instanceof TransferAbortedError) this.transfers.aborted += 1;
         else this.fail(`transfer from ${from.id} to ${target} failed unexpectedly: ${(err as Error).message}`);
-        if (err instanceof TransferRefusedError && target !== 0 && this.ids.includes(target) && target !== from.id) {
-          this.fail(`transfer from ${from.id} to member ${target} refused: ${err.message}`);
+        // A voter of the leader's configuration must never be refused (learners and
+        // non-members must be).
+        const voters = node.membership().voters;
+        if (err instanceof TransferRefusedError && target !== 0 && voters.includes(target) && target !== from.id && err.reason !== 'no-transfer-target') {
+          this.fail(`transfer from ${from.id} to voter ${target} refused: ${err.message}`);
         }
         this.log().warn({ from: from.id, target, code: (err as { code?: string }).code, reason: (err as { reason?: string }).reason }, 'transfer not done');
       },
