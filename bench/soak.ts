@@ -72,6 +72,10 @@ export interface NodeMemory {
   /** The first sample after the first snapshot, to compare `last` with (flatness). */
   readonly firstRssAfterFirstSnapshotMB: number | null;
   readonly firstSnapshotAtSeconds: number | null;
+  /** Mean RSS of the first and the second half of the samples after the first
+   * snapshot: a drift shows as a second half above the first. */
+  readonly meanRssFirstHalfAfterSnapshotMB: number | null;
+  readonly meanRssSecondHalfAfterSnapshotMB: number | null;
   /** VmHWM at the end: the process's lifetime peak. */
   readonly peakRssBytes: number;
 }
@@ -296,6 +300,8 @@ function memoryOf(cluster: Cluster, samples: readonly SoakSample[], intervals: r
     const last = series.at(-1)?.rss ?? 0;
     const maxAfter = after.length === 0 ? null : Math.max(...after.map((s) => s.rss));
     const pid = cluster.pid(id) ?? 0;
+    const half = Math.floor(after.length / 2);
+    const meanMB = (part: readonly { rss: number }[]): number | null => (part.length === 0 ? null : mb(part.reduce((total, s) => total + s.rss, 0) / part.length));
     return {
       id,
       pid,
@@ -305,6 +311,8 @@ function memoryOf(cluster: Cluster, samples: readonly SoakSample[], intervals: r
       maxRssAfterFirstSnapshotMB: maxAfter === null ? null : mb(maxAfter),
       firstRssAfterFirstSnapshotMB: after.length === 0 ? null : mb(after[0]!.rss),
       firstSnapshotAtSeconds: first === undefined ? null : round1((first.endEpochMs - startEpochMs) / 1000),
+      meanRssFirstHalfAfterSnapshotMB: half === 0 ? null : meanMB(after.slice(0, half)),
+      meanRssSecondHalfAfterSnapshotMB: half === 0 ? null : meanMB(after.slice(half)),
       peakRssBytes: sampleProcess(pid)?.hwmBytes ?? 0,
     };
   });
