@@ -7,6 +7,10 @@
  *   node dist/bench/run-bench.js [--quick] [--nodes 3,5] [--seconds 5]
  *     [--clients 1,16,64,256] [--value-bytes 100] [--read-inflight 64] [--kills 5]
  *     [--loops-per-client 16] [--no-save]
+ *   node dist/bench/run-bench.js --soak [--soak-writes 1000000] [--soak-max-seconds N] [--no-save]
+ *
+ * `--soak` runs the soak phase (bench/soak.ts) instead of the regular phases; the
+ * report then has `results: []` and a `soak` object.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -19,6 +23,10 @@ import type { BenchSettings, ClusterResult } from './cluster-run.js';
 import { machineInfo } from './measure.js';
 import type { MachineInfo } from './measure.js';
 import { Progress } from './progress.js';
+import { SOAK_STEPS, runSoak } from './soak.js';
+import type { SoakResult, SoakSettings } from './soak.js';
+import { soakSummary, verdict } from './soak-report.js';
+import type { SoakVerdict } from './soak-report.js';
 
 // This file runs from dist/bench/.
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -34,6 +42,9 @@ interface RawOptions {
   kills?: string;
   loopsPerClient: string;
   save: boolean;
+  soak: boolean;
+  soakWrites: string;
+  soakMaxSeconds?: string;
 }
 
 export interface BenchReport {
@@ -43,6 +54,10 @@ export interface BenchReport {
   readonly settings: BenchSettings & { readonly quick: boolean; readonly nodeFlags: string };
   readonly machine: MachineInfo | null;
   readonly results: ClusterResult[];
+  /** Only with --soak. */
+  readonly soakSettings?: SoakSettings;
+  readonly soak?: SoakResult;
+  readonly soakVerdict?: SoakVerdict;
   readonly durationSeconds: number;
   /** Other work on the machine skews every figure; compare with machine.loadAverageAtStart. */
   readonly loadAverageAtEnd: number[];
@@ -86,7 +101,27 @@ function settingsFrom(raw: RawOptions): BenchSettings & { quick: boolean; nodeFl
   };
 }
 
-function parseArgs(argv: readonly string[]): { settings: BenchSettings & { quick: boolean; nodeFlags: string }; save: boolean } {
+/** The soak: 3 nodes, 64 in flight, 10,000 keys, the value size of the regular phases. */
+function soakSettingsFrom(raw: RawOptions): SoakSettings {
+  const writes = number('--soak-writes', raw.soakWrites, 100, 100_000_000);
+  return {
+    nodes: 3,
+    writes: Math.round(writes),
+    inflight: 64,
+    loopsPerClient: number('--loops-per-client', raw.loopsPerClient, 1, 4096),
+    keySpace: 10_000,
+    valueBytes: number('--value-bytes', raw.valueBytes, 1, 1_000_000),
+    // Even at 1,000 writes/s (a sixth of the usual rate) the load ends in time.
+    maxSeconds: number('--soak-max-seconds', raw.soakMaxSeconds ?? String(Math.round(120 + writes / 1000)), 1, 86_400),
+    sampleSeconds: 10,
+    windowMs: 1000,
+    requestDeadlineMs: 10_000,
+    restartPollMs: 25,
+    restartTimeoutMs: 60_000,
+  };
+}
+
+function parseArgs(argv: readonly string[]): { settings: BenchSettings & { quick: boolean; nodeFlags: string }; save: boolean; soak: SoakSettings | null } {
   const program = new Command('run-bench')
     .description('Benchmark real raft-node clusters on loopback; prints one JSON object.')
     .option('--quick', 'short phases and 2 kills: the whole run in under 30 s', false)
@@ -98,22 +133,73 @@ function parseArgs(argv: readonly string[]): { settings: BenchSettings & { quick
     .option('--kills <n>', 'leader kills in the failover phase (default 5; 2 with --quick)')
     .option('--loops-per-client <n>', 'request loops sharing one RaftClient', '16')
     .option('--no-save', 'do not write the result to bench/results/')
+    .option('--soak', 'run the soak (3 nodes, 64 in flight, default snapshot policy) instead of the regular phases', false)
+    .option('--soak-writes <n>', 'writes in the soak', '1000000')
+    .option('--soak-max-seconds <n>', 'bound on the soak load (default 120 + writes/1000)')
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
   program.parse([...argv]);
   const raw = program.opts<RawOptions>();
-  return { settings: settingsFrom(raw), save: raw.save };
+  return { settings: settingsFrom(raw), save: raw.save, soak: raw.soak ? soakSettingsFrom(raw) : null };
 }
 
-function save(report: BenchReport, nodeCounts: readonly number[], quick: boolean): string {
+function save(report: BenchReport, nameTail: string): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const stamp = report.timestamp.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
-  const file = path.join(RESULTS_DIR, `${stamp}-${nodeCounts.join('-')}${quick ? '-quick' : ''}.json`);
+  const file = path.join(RESULTS_DIR, `${stamp}-${nameTail}.json`);
   writeFileSync(file, JSON.stringify({ ...report, resultFile: path.relative(projectRoot, file) }, null, 2) + '\n');
   return path.relative(projectRoot, file);
 }
 
+function commandLine(): string {
+  const argv = ['node', ...process.argv.slice(1).map((arg, i) => (i === 0 ? path.relative(process.cwd(), arg) : arg))].join(' ');
+  return process.env.npm_lifecycle_event === 'bench' ? `npm run bench (${argv})` : argv;
+}
+
+const errorText = (err: unknown): string => (err instanceof Error ? (err.stack ?? err.message) : String(err));
+
+async function soakMain(settings: BenchSettings & { quick: boolean; nodeFlags: string }, soakSettings: SoakSettings, shouldSave: boolean): Promise<number> {
+  const progress = new Progress(SOAK_STEPS);
+  installSignalHandlers(() => progress.stop());
+  // Start-up, settling and the restart are bounded on their own (20 s, 30 s, 30 s, 60 s).
+  startWatchdog((soakSettings.maxSeconds + soakSettings.requestDeadlineMs / 1000 + 300) * 1000, () => progress.stop());
+  const timestamp = new Date().toISOString();
+  const started = performance.now();
+  let machine: MachineInfo | null = null;
+  let soak: SoakResult | undefined;
+  let error: string | undefined;
+  try {
+    soak = await runSoak(soakSettings, progress, (cluster) => (machine ??= machineInfo(cluster.workDir)));
+  } catch (err) {
+    error = errorText(err);
+  } finally {
+    progress.stop();
+  }
+  const soakVerdict = soak === undefined ? undefined : verdict(soak);
+  let report: BenchReport = {
+    tool: 'raft-ts bench',
+    timestamp,
+    command: commandLine(),
+    settings: { ...settings, nodeCounts: [soakSettings.nodes] },
+    machine: machine ?? machineInfo(os.tmpdir()),
+    results: [],
+    soakSettings,
+    ...(soak === undefined ? {} : { soak, soakVerdict }),
+    durationSeconds: Math.round(performance.now() - started) / 1000,
+    loadAverageAtEnd: os.loadavg().map((v) => Math.round(v * 100) / 100),
+    resultFile: null,
+    ...(error === undefined ? {} : { error }),
+  };
+  const tail = `${soakSettings.nodes}-soak${soakSettings.writes === 1_000_000 ? '' : `-${soakSettings.writes}`}`;
+  if (shouldSave) report = { ...report, resultFile: save(report, tail) };
+  process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  if (soak !== undefined && soakVerdict !== undefined) process.stderr.write(soakSummary(soak, soakVerdict));
+  if (error !== undefined) process.stderr.write(`bench: failed: ${error}\n`);
+  return error === undefined ? 0 : 1;
+}
+
 async function main(): Promise<number> {
-  const { settings, save: shouldSave } = parseArgs(process.argv);
+  const { settings, save: shouldSave, soak } = parseArgs(process.argv);
+  if (soak !== null) return soakMain(settings, soak, shouldSave);
   const progress = new Progress(settings.nodeCounts.length * stepsPerCluster(settings));
   installSignalHandlers(() => progress.stop());
   const expectedSeconds = settings.nodeCounts.length * (10 + (settings.inflight.length + 2) * (settings.seconds + settings.warmupSeconds + 0.5) + settings.kills * 4);
@@ -128,15 +214,14 @@ async function main(): Promise<number> {
       results.push(await runCluster(nodes, settings, progress, (cluster) => (machine ??= machineInfo(cluster.workDir))));
     }
   } catch (err) {
-    error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    error = errorText(err);
   } finally {
     progress.stop();
   }
-  const argv = ['node', ...process.argv.slice(1).map((arg, i) => (i === 0 ? path.relative(process.cwd(), arg) : arg))].join(' ');
-  const command = process.env.npm_lifecycle_event === 'bench' ? `npm run bench (${argv})` : argv;
+  const command = commandLine();
   const durationSeconds = Math.round(performance.now() - started) / 1000;
   let report: BenchReport = { tool: 'raft-ts bench', timestamp, command, settings, machine: machine ?? machineInfo(os.tmpdir()), results, durationSeconds, loadAverageAtEnd: os.loadavg().map((v) => Math.round(v * 100) / 100), resultFile: null, ...(error === undefined ? {} : { error }) };
-  if (shouldSave) report = { ...report, resultFile: save(report, settings.nodeCounts, settings.quick) };
+  if (shouldSave) report = { ...report, resultFile: save(report, `${settings.nodeCounts.join('-')}${settings.quick ? '-quick' : ''}`) };
   process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   if (error !== undefined) process.stderr.write(`bench: failed: ${error}\n`);
   return error === undefined ? 0 : 1;
