@@ -21,6 +21,7 @@ import { Wal } from '../storage/wal/wal.js';
 import type { PeerAddress } from '../transport/address.js';
 import { formatAddress } from '../transport/address.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { DEFAULT_PEERS_TEXT, parseIntegerOption, parsePeers } from './options.js';
 
 interface NodeSettings {
@@ -113,7 +114,7 @@ function settingsFrom(raw: RawOptions): NodeSettings {
 /** Fails early, with one line, when the data directory cannot hold a WAL. */
 async function checkDataDir(dir: string): Promise<void> {
   try {
-    await fs.mkdir(dir, { recursive: true });
+    await makeDirs(dir);
     const probe = path.join(dir, `.write-probe-${process.pid}`);
     const handle = await fs.open(probe, 'w');
     try {
