@@ -22,6 +22,9 @@ import type { PeerAddress } from '../transport/address.js';
 import { formatAddress } from '../transport/address.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
 import { makeDirs } from '../util/make-dirs.js';
+import { deriveClusterId, loadOrCreateClusterId } from '../storage/cluster-id.js';
+import type { TlsFiles, TlsMaterial } from '../tls/tls-config.js';
+import { loadTlsMaterial, requireNodeIdentity } from '../tls/tls-config.js';
 import { DEFAULT_PEERS_TEXT, parseIntegerOption, parsePeers } from './options.js';
 
 interface NodeSettings {
@@ -35,9 +38,10 @@ interface NodeSettings {
   readonly limits: KvLimits;
   readonly logLevel: string;
   readonly pretty: boolean;
+  readonly security: SecuritySettings;
 }
 
-interface RawOptions {
+interface RawOptions extends RawSecurityOptions {
   id?: string;
   port?: string;
   host: string;
@@ -71,6 +75,13 @@ function buildProgram(): Command {
     .option('--value-bytes-max <n>', 'largest value accepted, in bytes', String(DEFAULT_KV_LIMITS.valueBytesMax))
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .option('--pretty', 'one readable line per event instead of JSON', false)
+    // Security and hardening (TLS, cluster identity, connection limits).
+    .option('--tls-cert <file>', 'this node\'s certificate (PEM, naming raftts://node/<id>); with --tls-key and --tls-ca makes every connection mutual TLS 1.3')
+    .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
+    .option('--tls-ca <file>', 'the CA that issued every node and client certificate (PEM)')
+    .option('--cluster-token <token>', 'mixed into the cluster id a fresh data dir derives from --peers (like etcd\'s --initial-cluster-token)', 'raft-ts')
+    .option('--cluster-id <id>', 'use this cluster id for a fresh data dir instead of deriving one; an existing data dir must match it')
+    .option('--max-connections <n>', 'open inbound connections (peers and clients) beyond which new ones are refused', '1024')
     .showHelpAfterError('(run raft-node --help for every option)')
     .configureOutput({ outputError: (text, write) => write(text.startsWith('error:') ? `raft-node: ${text}` : text) });
 }
@@ -108,7 +119,45 @@ function settingsFrom(raw: RawOptions): NodeSettings {
     },
     logLevel: raw.logLevel,
     pretty: raw.pretty,
+    security: securityFrom(raw),
   };
+}
+
+// ---- security settings: TLS files, cluster identity, connection limits -----------------
+
+interface RawSecurityOptions {
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  clusterToken: string;
+  clusterId?: string;
+  maxConnections: string;
+}
+
+interface SecuritySettings {
+  readonly tlsFiles: TlsFiles | undefined;
+  readonly clusterToken: string;
+  readonly clusterId: string | undefined;
+  readonly connectionsMax: number;
+}
+
+function securityFrom(raw: RawSecurityOptions): SecuritySettings {
+  const given = [raw.tlsCert, raw.tlsKey, raw.tlsCa].filter((value) => value !== undefined).length;
+  if (given !== 0 && given !== 3) throw new ConfigError('--tls-cert, --tls-key and --tls-ca go together: give all three, or none for plaintext');
+  return {
+    tlsFiles: given === 3 ? { certFile: raw.tlsCert!, keyFile: raw.tlsKey!, caFile: raw.tlsCa! } : undefined,
+    clusterToken: raw.clusterToken,
+    clusterId: raw.clusterId,
+    connectionsMax: parseIntegerOption('--max-connections', raw.maxConnections, 1, 1_000_000),
+  };
+}
+
+/** Loads the node's certificate (which must be its own) before anything is opened. */
+async function loadNodeTls(settings: NodeSettings): Promise<TlsMaterial | undefined> {
+  if (settings.security.tlsFiles === undefined) return undefined;
+  const material = await loadTlsMaterial(settings.security.tlsFiles);
+  requireNodeIdentity(material, settings.id);
+  return material;
 }
 
 /** Fails early, with one line, when the data directory cannot hold a WAL. */
@@ -141,6 +190,7 @@ function listenFailure(err: unknown, settings: NodeSettings): Error {
 
 async function run(settings: NodeSettings): Promise<void> {
   await checkDataDir(settings.dataDir);
+  const tlsMaterial = await loadNodeTls(settings);
   const logger = await createRootLogger({ node: settings.id, level: settings.logLevel, pretty: settings.pretty });
   // An invariant violation is a bug: log it with everything known and stop (etcd panics).
   process.on('uncaughtException', (err) => {
@@ -150,11 +200,16 @@ async function run(settings: NodeSettings): Promise<void> {
   const { wal, contents } = await Wal.open(new NodeFileSystem(), path.join(settings.dataDir, 'wal'), {
     onWarning: (fields, message) => logger.child({ component: 'storage' }).warn(fields, message),
   });
+  const cluster = await loadOrCreateClusterId(settings.dataDir, deriveClusterId(settings.security.clusterToken, settings.peers), settings.security.clusterId);
+  if (cluster.created) logger.info({ clusterId: cluster.clusterId }, 'cluster id created');
   const transport = new TcpTransport({
     self: settings.id,
     listen: { host: settings.host, port: settings.port },
     peers: settings.peers,
     logger: logger.child({ component: 'transport' }),
+    tls: tlsMaterial,
+    clusterId: cluster.clusterId,
+    connectionsMax: settings.security.connectionsMax,
   });
   const kv = new KvStateMachine();
   const node = new RaftNode<KvResult>({
@@ -179,7 +234,7 @@ async function run(settings: NodeSettings): Promise<void> {
     await wal.close();
     throw listenFailure(err, settings);
   }
-  logger.info({ address: formatAddress(bound), peers: Object.fromEntries(addresses), dataDir: settings.dataDir, tickMs: settings.tickMs }, 'node ready');
+  logger.info({ address: formatAddress(bound), peers: Object.fromEntries(addresses), dataDir: settings.dataDir, tickMs: settings.tickMs, clusterId: cluster.clusterId, tls: tlsMaterial !== undefined }, 'node ready');
   node.start();
   const shutdown = (signal: string): void => {
     logger.info({ signal }, 'stopping');

@@ -4,7 +4,8 @@ import { parseAddress } from '../transport/address.js';
 import { ConfigError } from '../errors.js';
 import type { RequestBody } from './connection.js';
 import { Connection } from './connection.js';
-import { ClientTimeoutError, NoReachableNodeError, RequestRefusedError } from './errors.js';
+import type { TlsMaterial } from '../tls/tls-config.js';
+import { ClientTimeoutError, ClientTlsError, NoReachableNodeError, RequestRefusedError } from './errors.js';
 
 export interface ClientOptions {
   /** Addresses of the cluster's nodes (`host:port`); any subset that includes a live
@@ -18,6 +19,8 @@ export interface ClientOptions {
   readonly connectTimeoutMs?: number;
   /** The session id for at-most-once writes; default a random UUID. */
   readonly clientId?: string;
+  /** Mutual TLS with a client (or admin) certificate; see loadTlsMaterial. Default plaintext. */
+  readonly tls?: TlsMaterial;
 }
 
 export interface OperationOptions {
@@ -55,6 +58,7 @@ export class RaftClient {
   /** Which of our cluster addresses reaches which node id, learned from status. */
   private readonly nodeAddresses = new Map<number, string>();
   private learning = false;
+  private readonly tls: TlsMaterial | undefined;
 
   constructor(options: ClientOptions) {
     if (options.cluster.length === 0) throw new ConfigError('cluster must name at least one node address');
@@ -64,6 +68,7 @@ export class RaftClient {
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? 1_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 1_000;
     this.clientId = options.clientId ?? randomUUID();
+    this.tls = options.tls;
   }
 
   /** Sets `key` to `value`; resolves with the previous value (null if absent). */
@@ -142,6 +147,8 @@ export class RaftClient {
         reachedAny = true;
         response = await connection.request(body, Math.max(1, Math.min(this.attemptTimeoutMs, deadline - Date.now())));
       } catch (err) {
+        // A certificate problem is definite: every retry would fail the same way.
+        if (err instanceof ClientTlsError) throw err;
         lastProblem = `${address}: ${describeError(err)}`;
         // A slow answer is no reason to drop the connection other requests share;
         // a broken connection is.
@@ -219,7 +226,7 @@ export class RaftClient {
   private async connection(address: string): Promise<Connection> {
     let connection = this.connections.get(address);
     if (connection === undefined || connection.closed) {
-      connection = new Connection(address, this.connectTimeoutMs);
+      connection = new Connection(address, this.connectTimeoutMs, this.tls);
       this.connections.set(address, connection);
     }
     await connection.ready;
@@ -228,6 +235,7 @@ export class RaftClient {
 }
 
 function describeError(err: unknown): string {
+  if (err instanceof ClientTlsError) return err.message;
   const cause = (err as { cause?: NodeJS.ErrnoException }).cause;
   if (cause?.code !== undefined) return cause.code;
   return (err as Error).message ?? String(err);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RaftClient } from '../client/raft-client.js';
 import type { NodeStatus } from '../protocol/client-messages.js';
+import type { TlsMaterial } from '../tls/tls-config.js';
 
 // This file runs from dist/src/cluster/.
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -52,6 +53,10 @@ export interface ClusterOptions {
   readonly workDir?: string;
   /** The address node `id` should dial to reach `peer` (a proxy, say); default direct. */
   readonly dialAddress?: (id: number, peer: number) => string;
+  /** Arguments for node `id` alone (its certificate, say), after extraArgs. */
+  readonly nodeArgs?: (id: number) => readonly string[];
+  /** TLS material for raftClient() (a client certificate of the cluster's CA). */
+  readonly clientTls?: TlsMaterial;
 }
 
 /**
@@ -67,8 +72,12 @@ export class Cluster {
   private readonly extraArgs: readonly string[];
   private readonly dialAddress: ((id: number, peer: number) => string) | undefined;
   private client: RaftClient | undefined;
+  private readonly nodeArgs: ((id: number) => readonly string[]) | undefined;
+  private readonly clientTls: TlsMaterial | undefined;
 
   constructor(options: ClusterOptions = {}) {
+    this.nodeArgs = options.nodeArgs;
+    this.clientTls = options.clientTls;
     this.ids = Array.from({ length: options.nodes ?? 5 }, (_, i) => i + 1);
     this.workDir = options.workDir ?? mkdtempSync(path.join(os.tmpdir(), 'raft-ts-cluster-'));
     this.extraArgs = options.extraArgs ?? [];
@@ -102,7 +111,7 @@ export class Cluster {
     const log = createWriteStream(path.join(this.workDir, `node-${id}.log`), { flags: 'a' });
     const child = spawn(
       process.execPath,
-      [RAFT_NODE_BIN, '--id', String(id), '--port', String(this.port(id)), '--peers', this.peersFlag(id), '--data-dir', path.join(this.workDir, `data-${id}`), ...this.extraArgs],
+      [RAFT_NODE_BIN, '--id', String(id), '--port', String(this.port(id)), '--peers', this.peersFlag(id), '--data-dir', path.join(this.workDir, `data-${id}`), ...this.extraArgs, ...(this.nodeArgs?.(id) ?? [])],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     // Two pipes share one file: neither may end it, or the other writes after the end.
@@ -138,7 +147,7 @@ export class Cluster {
   }
 
   raftClient(): RaftClient {
-    this.client ??= new RaftClient({ cluster: this.addresses(), deadlineMs: 10_000 });
+    this.client ??= new RaftClient({ cluster: this.addresses(), deadlineMs: 10_000, tls: this.clientTls });
     return this.client;
   }
 

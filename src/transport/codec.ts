@@ -28,6 +28,8 @@ import type {
 import { CLIENT_REQUEST_TYPES, ERROR_CODES } from '../protocol/client-messages.js';
 import { FrameDecodeError } from '../errors.js';
 import { encodeFrame } from './frame.js';
+import type { PeerHello } from './hello.js';
+import { CLUSTER_ID_PATTERN } from './hello.js';
 
 /**
  * The gateway between bytes and typed messages (STYLE.md D.4, etcd's `logSlice`):
@@ -36,7 +38,7 @@ import { encodeFrame } from './frame.js';
  */
 
 /** Everything that travels in a frame: peer traffic and the client protocol share a port. */
-export type WireMessage = PeerMessage | ClientRequest | ClientResponse;
+export type WireMessage = PeerMessage | ClientRequest | ClientResponse | PeerHello;
 
 /**
  * No preset extensions: nothing on the wire turns into a Date, RegExp, Error or typed
@@ -70,6 +72,10 @@ export function isWirePeerMessage(message: WireMessage): message is PeerMessage 
 
 export function isWireClientRequest(message: WireMessage): message is ClientRequest {
   return (CLIENT_REQUEST_TYPES as readonly string[]).includes(message.type);
+}
+
+export function isPeerHello(message: WireMessage): message is PeerHello {
+  return message.type === 'PeerHello';
 }
 
 // ---------------------------------------------------------------------------------
@@ -396,6 +402,14 @@ function validateErrorResponse(fields: Fields): ErrorResponse {
   };
 }
 
+// ---- peer connection handshake ----------------------------------------------------
+
+function validatePeerHello(fields: Fields): PeerHello {
+  const clusterId = fields.string('clusterId');
+  if (!CLUSTER_ID_PATTERN.test(clusterId)) fields.fail('clusterId', 'a cluster id (1-64 of A-Z a-z 0-9 . _ -)');
+  return { type: 'PeerHello', clusterId, from: fields.nodeId('from'), to: fields.nodeId('to') };
+}
+
 /** One validator per wire type; `satisfies` makes the compiler check the table is complete. */
 const VALIDATOR_TABLE = {
   VoteRequest: validateVoteRequest,
@@ -410,6 +424,7 @@ const VALIDATOR_TABLE = {
   StatusResponse: validateStatusResponse,
   KvResponse: validateKvResponse,
   ErrorResponse: validateErrorResponse,
+  PeerHello: validatePeerHello,
 } satisfies { [T in WireMessage['type']]: (fields: Fields) => Extract<WireMessage, { type: T }> };
 
 /** A Map, not an object lookup, so `type: "constructor"` cannot find an inherited function. */

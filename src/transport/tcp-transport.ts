@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { PeerMessage } from '../core/messages.js';
 import type { NodeId } from '../core/types.js';
 import type { PeerAddress } from './address.js';
+import type { TlsMaterial } from '../tls/tls-config.js';
 import { PeerLink } from './peer-link.js';
 import type { ClientRequestHandler } from './server.js';
 import { TransportServer } from './server.js';
@@ -37,6 +38,12 @@ export interface TcpTransportOptions {
   /** Reconnect backoff, see PeerLinkOptions. */
   readonly backoffMsInitial?: number;
   readonly backoffMsMax?: number;
+  /** Mutual TLS for every link and every inbound connection. Default plaintext. */
+  readonly tls?: TlsMaterial;
+  /** When set, links say it in a hello and inbound peers must say the same. */
+  readonly clusterId?: string;
+  /** Open inbound connections beyond this are refused. Default 1024. */
+  readonly connectionsMax?: number;
 }
 
 const MISADDRESSED_SENDERS_MAX = 64;
@@ -60,6 +67,10 @@ export class TcpTransport implements Transport {
       port: options.listen.port,
       logger: options.logger,
       frameBytesMax: options.frameBytesMax,
+      tls: options.tls,
+      self: options.self,
+      clusterId: options.clusterId,
+      connectionsMax: options.connectionsMax,
     });
     this.#server.onPeerMessage((message) => this.#receive(message));
     for (const [peer, address] of options.peers) {
@@ -72,6 +83,8 @@ export class TcpTransport implements Transport {
         frameBytesMax: options.frameBytesMax,
         backoffMsInitial: options.backoffMsInitial,
         backoffMsMax: options.backoffMsMax,
+        tls: options.tls,
+        hello: options.clusterId === undefined ? undefined : { type: 'PeerHello', clusterId: options.clusterId, from: options.self, to: peer },
         onUnreachable: (lost) => this.#unreachableHandler?.(lost),
       });
       this.#links.set(peer, link);
