@@ -83,11 +83,6 @@ export function requireNodeIdentity(material: TlsMaterial, id: NodeId): void {
   }
 }
 
-/** The server side: a certificate is required from every client and checked against the CA. */
-export function serverSecureContext(material: TlsMaterial): tls.SecureContext {
-  return tls.createSecureContext({ cert: material.cert, key: material.key, ca: material.ca, minVersion: TLS_MIN_VERSION });
-}
-
 /**
  * Options for tls.connect. The server's certificate must chain to the CA and, when
  * `expect` is given, name exactly that identity: a node dialling node 3 must reach

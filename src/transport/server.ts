@@ -9,7 +9,7 @@ import { FrameDecodeError } from '../errors.js';
 import type { Identity } from '../tls/identity.js';
 import { describeIdentity, identityFromSubjectAltName } from '../tls/identity.js';
 import type { TlsMaterial } from '../tls/tls-config.js';
-import { serverSecureContext } from '../tls/tls-config.js';
+import { TLS_MIN_VERSION } from '../tls/tls-config.js';
 import type { PeerAddress } from './address.js';
 import { formatAddress } from './address.js';
 import type { WireMessage } from './codec.js';
@@ -90,7 +90,9 @@ export class TransportServer {
   readonly #log: Logger;
   readonly #frameBytesMax: number;
   readonly #server: net.Server;
-  readonly #secureContext: tls.SecureContext | undefined;
+  /** Handshakes only: connections are accepted by #server and handed over after sniffing. */
+  readonly #tlsServer: tls.Server | undefined;
+  readonly #handshakeTimers = new Map<string, NodeJS.Timeout>();
   readonly #connectionsMax: number;
   readonly #handshakeTimeoutMs: number;
   readonly #writeBufferBytesMax: number;
@@ -104,11 +106,20 @@ export class TransportServer {
     this.#options = options;
     this.#log = options.logger;
     this.#frameBytesMax = options.frameBytesMax ?? FRAME_BYTES_MAX_DEFAULT;
-    this.#secureContext = options.tls === undefined ? undefined : serverSecureContext(options.tls);
     this.#connectionsMax = options.connectionsMax ?? CONNECTIONS_MAX_DEFAULT;
     this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS_DEFAULT;
     this.#writeBufferBytesMax = options.writeBufferBytesMax ?? WRITE_BUFFER_BYTES_MAX_DEFAULT;
     this.#server = net.createServer((socket) => this.#accept(socket));
+    const material = options.tls;
+    if (material !== undefined) {
+      this.#tlsServer = tls.createServer({ cert: material.cert, key: material.key, ca: material.ca, requestCert: true, rejectUnauthorized: true, minVersion: TLS_MIN_VERSION });
+      this.#tlsServer.on('secureConnection', (secure: tls.TLSSocket) => this.#secured(secure));
+      this.#tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException, secure: tls.TLSSocket) => {
+        const remote = secure.remoteAddress === undefined ? 'gone' : `${secure.remoteAddress}:${secure.remotePort}`;
+        this.#warnRarely(`tls-error:${err.code ?? ''}`, { remote, reason: err.code ?? err.message }, 'TLS handshake failed, connection closed');
+        secure.destroy();
+      });
+    }
   }
 
   /** Registers the handler for peer messages (replaces any earlier one). */
@@ -140,7 +151,7 @@ export class TransportServer {
         this.#server.on('error', (err) => this.#log.error({ err }, 'listener error'));
         const info = this.#server.address() as net.AddressInfo;
         const bound: PeerAddress = { host: info.address, port: info.port };
-        this.#log.info({ address: formatAddress(bound), tls: this.#secureContext !== undefined }, 'listening');
+        this.#log.info({ address: formatAddress(bound), tls: this.#tlsServer !== undefined }, 'listening');
         resolve(bound);
       });
     });
@@ -183,7 +194,7 @@ export class TransportServer {
   #sniff(socket: net.Socket, remote: string, first: Buffer, timer: NodeJS.Timeout): void {
     socket.pause();
     const looksTls = first[0] === TLS_HANDSHAKE_RECORD;
-    if (this.#secureContext === undefined) {
+    if (this.#tlsServer === undefined) {
       if (looksTls) {
         this.#warnRarely('tls-on-plaintext', { remote }, 'TLS connection refused: this node runs without TLS (start it with --tls-cert, --tls-key and --tls-ca)');
         socket.destroy();
@@ -202,21 +213,32 @@ export class TransportServer {
       return;
     }
     socket.unshift(first);
-    const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: this.#secureContext, requestCert: true, rejectUnauthorized: true });
-    secure.on('error', (err: NodeJS.ErrnoException) => {
-      this.#warnRarely(`tls-error:${err.code ?? err.message}`, { remote, reason: err.code ?? err.message }, 'TLS handshake failed, connection closed');
-      socket.destroy();
-    });
-    secure.once('secure', () => {
-      const identity = identityFromSubjectAltName(secure.getPeerCertificate().subjectaltname);
-      if (identity === undefined) {
-        this.#warnRarely('no-identity', { remote }, 'certificate names no raftts identity, connection closed');
-        socket.destroy();
-        return;
-      }
-      this.#serve({ stream: secure, remote, identity, decoder: new FrameDecoder(this.#frameBytesMax), role: 'unknown', peer: undefined, timer });
-    });
-    // The TLS layer reads the socket itself now (the sniffed bytes included): no resume here.
+    this.#handshakeTimers.set(remote, timer);
+    socket.once('close', () => this.#handshakeTimers.delete(remote));
+    // The TLS server does the handshake and the certificate check (rejectUnauthorized);
+    // it reads the socket itself, the sniffed bytes included.
+    this.#tlsServer!.emit('connection', socket);
+  }
+
+  #secured(secure: tls.TLSSocket): void {
+    const remote = `${secure.remoteAddress}:${secure.remotePort}`;
+    const timer = this.#handshakeTimers.get(remote);
+    this.#handshakeTimers.delete(remote);
+    // Checked again although the TLS server rejects unauthorized peers: a connection
+    // without a verified certificate must never reach the dispatcher.
+    if (!secure.authorized) {
+      this.#warnRarely('unauthorized', { remote, reason: String(secure.authorizationError) }, 'TLS handshake failed, connection closed');
+      secure.destroy();
+      return;
+    }
+    const identity = identityFromSubjectAltName(secure.getPeerCertificate().subjectaltname);
+    if (identity === undefined) {
+      this.#warnRarely('no-identity', { remote }, 'certificate names no raftts identity, connection closed');
+      secure.destroy();
+      return;
+    }
+    secure.on('error', (err) => this.#log.debug({ remote, err }, 'connection error'));
+    this.#serve({ stream: secure, remote, identity, decoder: new FrameDecoder(this.#frameBytesMax), role: 'unknown', peer: undefined, timer });
   }
 
   #serve(conn: Inbound): void {
