@@ -65,7 +65,8 @@ interface Inbound {
   readonly remote: string;
   readonly identity: Identity | undefined;
   readonly decoder: FrameDecoder;
-  /** Decided by the first frame: a hello makes a peer connection, a request a client one. */
+  /** Set by the first frame: a hello makes a peer connection, a request a client one;
+   * a hello after anything else is refused. */
   role: 'unknown' | 'peer' | 'client';
   /** The node this peer connection speaks for (from its hello). */
   peer: NodeId | undefined;
@@ -290,11 +291,7 @@ export class TransportServer {
       }
       this.#peerMessageHandler(message);
     } else if (isWireClientRequest(message)) {
-      if (conn.role === 'peer') {
-        this.#refuse(conn, 'peer-then-client', { peer: conn.peer, type: message.type }, 'client request on a peer connection, connection closed');
-        return;
-      }
-      conn.role = 'client';
+      if (conn.role === 'unknown') conn.role = 'client';
       if (this.#options.tls !== undefined && ADMIN_REQUEST_TYPES.has(message.type) && conn.identity?.kind !== 'admin') {
         this.#warnRarely('not-admin', { remote: conn.remote, identity: describeIdentity(conn.identity), type: message.type }, 'admin request without an admin certificate, refused');
         this.#reply(conn, { type: 'ErrorResponse', requestId: message.requestId, code: 'BAD_REQUEST', message: `${message.type} needs an admin certificate`, leader: 0, leaderAddress: null });
@@ -342,10 +339,6 @@ export class TransportServer {
   /** Whether a peer message may pass: its sender must be the one the connection was bound to. */
   #admitPeerMessage(conn: Inbound, message: PeerMessage): boolean {
     const fields = { remote: conn.remote, from: message.from, type: message.type };
-    if (conn.role === 'client') {
-      this.#refuse(conn, 'client-then-peer', fields, 'peer message on a client connection, connection closed');
-      return false;
-    }
     if (this.#options.tls !== undefined) {
       const identity = conn.identity;
       if (identity?.kind !== 'node') {
@@ -357,7 +350,7 @@ export class TransportServer {
         return false;
       }
     }
-    if (conn.role === 'unknown' && this.#options.clusterId !== undefined) {
+    if (conn.peer === undefined && this.#options.clusterId !== undefined) {
       this.#refuse(conn, 'no-hello', fields, 'peer message before a hello (no cluster id), connection closed');
       return false;
     }
@@ -365,7 +358,6 @@ export class TransportServer {
       this.#refuse(conn, `from-changed:${conn.peer}`, { ...fields, peer: conn.peer }, 'peer message from another node than the hello named, connection closed');
       return false;
     }
-    conn.role = 'peer';
     return true;
   }
 
