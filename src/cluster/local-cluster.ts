@@ -84,10 +84,10 @@ export class Cluster {
     this.dialAddress = options.dialAddress;
   }
 
-  /** Picks free ports (unless given) and starts every node. */
-  async start(ports?: readonly number[]): Promise<void> {
+  /** Picks free ports (unless given) and starts every node, or only those in `only`. */
+  async start(ports?: readonly number[], only?: readonly number[]): Promise<void> {
     this.ports = ports !== undefined ? [...ports] : await freePorts(this.ids.length);
-    for (const id of this.ids) this.startNode(id);
+    for (const id of only ?? this.ids) this.startNode(id);
   }
 
   port(id: number): number {
@@ -161,6 +161,7 @@ export class Cluster {
   async waitForLeader(timeoutMs = 10_000, options: { exclude?: number[] } = {}): Promise<NodeStatus> {
     return waitFor('one agreed leader', timeoutMs, async () => {
       const running = this.ids.filter((id) => this.isRunning(id) && !(options.exclude ?? []).includes(id));
+      if (running.length === 0) return undefined;
       const statuses = (await this.statuses()).filter((s) => running.includes(s.id));
       if (statuses.length !== running.length) return undefined;
       const leaders = statuses.filter((s) => s.role === 'leader');
