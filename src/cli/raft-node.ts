@@ -79,7 +79,7 @@ function buildProgram(): Command {
     .option('--tls-cert <file>', 'this node\'s certificate (PEM, naming raftts://node/<id>); with --tls-key and --tls-ca makes every connection mutual TLS 1.3')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
     .option('--tls-ca <file>', 'the CA that issued every node and client certificate (PEM)')
-    .option('--cluster-token <token>', 'mixed into the cluster id a fresh data dir derives from --peers (like etcd\'s --initial-cluster-token)', 'raft-ts')
+    .option('--cluster-token <token>', 'mixed with the member ids into the cluster id of a fresh data dir; give each cluster its own (like etcd\'s --initial-cluster-token)', 'raft-ts')
     .option('--cluster-id <id>', 'use this cluster id for a fresh data dir instead of deriving one; an existing data dir must match it')
     .option('--max-connections <n>', 'open inbound connections (peers and clients) beyond which new ones are refused', '1024')
     .showHelpAfterError('(run raft-node --help for every option)')
@@ -200,7 +200,7 @@ async function run(settings: NodeSettings): Promise<void> {
   const { wal, contents } = await Wal.open(new NodeFileSystem(), path.join(settings.dataDir, 'wal'), {
     onWarning: (fields, message) => logger.child({ component: 'storage' }).warn(fields, message),
   });
-  const cluster = await loadOrCreateClusterId(settings.dataDir, deriveClusterId(settings.security.clusterToken, settings.peers), settings.security.clusterId);
+  const cluster = await loadOrCreateClusterId(settings.dataDir, deriveClusterId(settings.security.clusterToken, settings.peers.keys()), settings.security.clusterId);
   if (cluster.created) logger.info({ clusterId: cluster.clusterId }, 'cluster id created');
   const transport = new TcpTransport({
     self: settings.id,

@@ -4,21 +4,21 @@ import path from 'node:path';
 
 import type { NodeId } from '../core/types.js';
 import { ConfigError, CorruptLogError } from '../errors.js';
-import type { PeerAddress } from '../transport/address.js';
-import { formatAddress } from '../transport/address.js';
 import { CLUSTER_ID_PATTERN } from '../transport/hello.js';
 
 /** The file in a data dir that holds the cluster id, beside the WAL. */
 export const CLUSTER_ID_FILE = 'cluster-id';
 
 /**
- * The id every member of a new cluster computes alike from its initial member list
- * and a token (etcd's `--initial-cluster-token`): two clusters whose peer lists
- * differ in any member, or whose tokens differ, get different ids.
+ * The id every member of a new cluster computes alike from a token (etcd's
+ * `--initial-cluster-token`) and its initial member ids. Addresses are left out on
+ * purpose: `--peers` says where each node dials, which differs from node to node
+ * behind proxies or NAT. Clusters that could reach each other's addresses must
+ * therefore be bootstrapped with different tokens (or explicit ids), as in etcd.
  */
-export function deriveClusterId(token: string, peers: ReadonlyMap<NodeId, PeerAddress>): string {
-  const members = [...peers].sort(([a], [b]) => a - b).map(([id, address]) => `${id}=${formatAddress(address)}`);
-  return createHash('sha256').update(`raft-ts cluster\n${token}\n${members.join(',')}`).digest('hex').slice(0, 16);
+export function deriveClusterId(token: string, members: Iterable<NodeId>): string {
+  const ids = [...members].sort((a, b) => a - b);
+  return createHash('sha256').update(`raft-ts cluster\n${token}\n${ids.join(',')}`).digest('hex').slice(0, 16);
 }
 
 export interface ClusterIdResult {

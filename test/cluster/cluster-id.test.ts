@@ -21,9 +21,10 @@ describe('two clusters with overlapping addresses', () => {
     const [a1, a2, a3, b1, b2] = await freePorts(5);
     mkdirSync(path.join(workDir, 'a'));
     mkdirSync(path.join(workDir, 'b'));
-    a = new Cluster({ nodes: 3, workDir: path.join(workDir, 'a') });
+    // Each cluster bootstraps with its own token, as etcd asks of --initial-cluster-token.
+    a = new Cluster({ nodes: 3, workDir: path.join(workDir, 'a'), extraArgs: ['--cluster-token', 'cluster-a'] });
     // B's node 3 is A's node 3; B never starts a node 3 of its own.
-    b = new Cluster({ nodes: 3, workDir: path.join(workDir, 'b') });
+    b = new Cluster({ nodes: 3, workDir: path.join(workDir, 'b'), extraArgs: ['--cluster-token', 'cluster-b'] });
     await a.start([a1!, a2!, a3!]);
     await b.start([b1!, b2!, a3!], [1, 2]);
   });
