@@ -13,7 +13,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 
-import { Cluster, RAFT_CLI_BIN, waitFor } from '../../src/cluster/local-cluster.js';
+import { Cluster, RAFT_CLI_BIN, RAFT_NODE_BIN, waitFor } from '../../src/cluster/local-cluster.js';
 import type { PeerMessage } from '../../src/core/messages.js';
 import type { NodeStatus } from '../../src/protocol/client-messages.js';
 import { certsInit } from '../../src/tls/certs.js';
@@ -98,6 +98,16 @@ describe('a three-node cluster with mutual TLS', () => {
       assert.equal(statSync(file(certs, name)).mode & 0o777, 0o600, name);
     }
     assert.equal(statSync(file(certs, 'ca.crt')).mode & 0o777, 0o644);
+  });
+
+  it('raft-node refuses another node\'s certificate, or a partial set of TLS flags, with one line', () => {
+    const run = (args: string[]) => spawnSync(process.execPath, [RAFT_NODE_BIN, '--id', '1', '--peers', '1=127.0.0.1:1', '--data-dir', path.join(workDir, 'refused'), ...args], { encoding: 'utf8', timeout: 20_000 });
+    const wrong = run(['--tls-cert', file(certs, 'node-2.crt'), '--tls-key', file(certs, 'node-2.key'), '--tls-ca', file(certs, 'ca.crt')]);
+    assert.equal(wrong.status, 2, wrong.stderr);
+    assert.match(wrong.stderr, /^raft-node: error: --tls-cert names node 2, but this is node 1; give it node 1's certificate\n$/);
+    const partial = run(['--tls-cert', file(certs, 'node-1.crt')]);
+    assert.equal(partial.status, 2);
+    assert.match(partial.stderr, /--tls-cert, --tls-key and --tls-ca go together/);
   });
 
   it('elects a leader and serves raft-cli with the client certificate (flags and environment)', track(async () => {
