@@ -19,3 +19,6 @@ export * from './storage/index.js';
 export { TcpTransport } from './transport/tcp-transport.js';
 export type { Transport } from './transport/tcp-transport.js';
 export { RaftError, ConfigError, CorruptLogError, CorruptSnapshotError, StorageError, InvariantError } from './errors.js';
+export { loadTlsMaterial } from './tls/tls-config.js';
+export type { TlsFiles, TlsMaterial } from './tls/tls-config.js';
+export type { Identity } from './tls/identity.js';

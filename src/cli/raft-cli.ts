@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { ClientTimeoutError, NoReachableNodeError, RequestRefusedError } from '../client/errors.js';
+import { ClientTimeoutError, ClientTlsError, NoReachableNodeError, RequestRefusedError } from '../client/errors.js';
 import { RaftClient } from '../client/raft-client.js';
 import type { StatusRow } from '../client/raft-client.js';
 import { DashboardServer } from '../dashboard/dashboard-server.js';
@@ -8,6 +8,8 @@ import type { ErrorCode } from '../protocol/client-messages.js';
 import { statusRow } from '../node/node-status.js';
 import { NodeFileSystem } from '../storage/file-system.js';
 import { writeSnapshotFile } from '../storage/snapshot-store.js';
+import type { TlsMaterial } from '../tls/tls-config.js';
+import { loadTlsMaterial } from '../tls/tls-config.js';
 import { DEFAULT_PEERS_TEXT, parseCluster, parseIntegerOption } from './options.js';
 
 /** Exit codes, documented in the README and `raft-cli --help`. */
@@ -20,14 +22,16 @@ export const EXIT = {
   /** No definite answer in time: a write may or may not have been applied. */
   timeout: 4,
   refused: 5,
+  /** TLS failed: no certificate, one from another CA, or a node without TLS. */
+  tls: 6,
   /** transfer-leader: the target is not a voter (unknown id, learner, or no other voter). */
-  transferNotVoter: 6,
+  transferNotVoter: 7,
   /** transfer-leader: the target already leads. */
-  transferToSelf: 7,
+  transferToSelf: 8,
   /** transfer-leader: the target did not catch up with the leader's log in time. */
-  transferLagging: 8,
+  transferLagging: 9,
   /** transfer-leader: the target caught up but no successor was seen in time. */
-  transferAborted: 9,
+  transferAborted: 10,
 } as const;
 
 const TRANSFER_EXITS: Partial<Record<ErrorCode, number>> = {
@@ -41,16 +45,55 @@ const TRANSFER_EXITS: Partial<Record<ErrorCode, number>> = {
 
 const DEFAULT_CLUSTER = DEFAULT_PEERS_TEXT.split(',').map((item) => item.slice(item.indexOf('=') + 1)).join(',');
 
-interface GlobalOptions {
+interface GlobalOptions extends TlsOptions {
   cluster: string;
   json: boolean;
   timeoutMs: string;
 }
 
-function clientFrom(options: GlobalOptions): RaftClient {
+async function clientFrom(options: GlobalOptions): Promise<RaftClient> {
   const cluster = parseCluster(options.cluster);
   const deadlineMs = parseIntegerOption('--timeout-ms', options.timeoutMs, 1, 3_600_000);
-  return new RaftClient({ cluster, deadlineMs, attemptTimeoutMs: Math.min(1000, deadlineMs) });
+  const tls = await tlsFrom(options);
+  return new RaftClient({ cluster, deadlineMs, attemptTimeoutMs: Math.min(1000, deadlineMs), tls });
+}
+
+// ---- TLS: flags, or RAFTTS_CERT / RAFTTS_KEY / RAFTTS_CA (like etcdctl's ETCDCTL_CERT) ----
+
+interface TlsOptions {
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+}
+
+async function tlsFrom(options: TlsOptions): Promise<TlsMaterial | undefined> {
+  const certFile = options.tlsCert ?? process.env['RAFTTS_CERT'];
+  const keyFile = options.tlsKey ?? process.env['RAFTTS_KEY'];
+  const caFile = options.tlsCa ?? process.env['RAFTTS_CA'];
+  const given = [certFile, keyFile, caFile].filter((value) => value !== undefined && value !== '').length;
+  if (given === 0) return undefined;
+  if (given !== 3) throw new ConfigError('--tls-cert, --tls-key and --tls-ca (or RAFTTS_CERT, RAFTTS_KEY, RAFTTS_CA) go together: give all three');
+  return loadTlsMaterial({ certFile: certFile!, keyFile: keyFile!, caFile: caFile! });
+}
+
+/** `raft-cli certs init`: a CA and every certificate a cluster needs, in one directory. */
+async function certsInitCommand(options: { out: string; nodes: string }): Promise<number> {
+  const nodes = options.nodes.split(',').map((item) => item.trim()).filter((item) => item !== '')
+    .map((item) => parseIntegerOption('--nodes entry', item, 1, Number.MAX_SAFE_INTEGER));
+  if (nodes.length === 0) throw new ConfigError('--nodes is empty; give node ids like 1,2,3,4,5');
+  if (new Set(nodes).size !== nodes.length) throw new ConfigError('--nodes names a node twice');
+  // Loaded only here: issuing certificates needs a library nothing else does.
+  const { certsInit } = await import('../tls/certs.js');
+  try {
+    const result = await certsInit({ outDir: options.out, nodes });
+    process.stdout.write(`wrote ${result.files.map((file) => `${options.out}/${file}`).join(' ')}\n`);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new ConfigError(`${options.out} already holds certificates; choose an empty --out directory (an existing CA is never replaced)`);
+    if (code !== undefined) throw new ConfigError(`cannot write certificates to ${options.out} (${code})`);
+    throw err;
+  }
+  return EXIT.ok;
 }
 
 function print(options: GlobalOptions, json: unknown, text: string): void {
@@ -69,12 +112,13 @@ function statusTable(rows: readonly StatusRow[]): string {
 }
 
 async function status(options: GlobalOptions): Promise<number> {
-  const client = clientFrom(options);
+  const client = await clientFrom(options);
   try {
     const rows = await client.clusterStatus(Math.min(1000, parseIntegerOption('--timeout-ms', options.timeoutMs, 1, 3_600_000)));
     const json = rows.map((row) => ('status' in row ? statusRow(row.status, row.address) : { address: row.address, error: row.error }));
     print(options, json, statusTable(rows));
-    return rows.some((row) => 'status' in row) ? EXIT.ok : EXIT.unreachable;
+    if (rows.some((row) => 'status' in row)) return EXIT.ok;
+    return rows.some((row) => 'error' in row && row.error.includes('TLS')) ? EXIT.tls : EXIT.unreachable;
   } finally {
     client.close();
   }
@@ -82,7 +126,7 @@ async function status(options: GlobalOptions): Promise<number> {
 
 /** Runs one key-value command, mapping failures to one line and an exit code. */
 async function runKv(options: GlobalOptions, action: (client: RaftClient) => Promise<number>): Promise<number> {
-  const client = clientFrom(options);
+  const client = await clientFrom(options);
   try {
     return await action(client);
   } finally {
@@ -97,6 +141,7 @@ function failureExit(err: unknown): number {
   if (err instanceof NoReachableNodeError) return EXIT.unreachable;
   if (err instanceof ClientTimeoutError) return EXIT.timeout;
   if (err instanceof RequestRefusedError) return TRANSFER_EXITS[err.reason] ?? EXIT.refused;
+  if (err instanceof ClientTlsError) return EXIT.tls;
   return 1;
 }
 
@@ -106,11 +151,15 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--cluster <addresses>', 'node addresses, comma separated', DEFAULT_CLUSTER)
     .option('--json', 'print JSON instead of text', false)
     .option('--timeout-ms <ms>', 'give up after this long (retries included)', '10000')
+    .option('--tls-cert <file>', 'client certificate (PEM) for a TLS cluster; env RAFTTS_CERT')
+    .option('--tls-key <file>', 'its private key (PEM); env RAFTTS_KEY')
+    .option('--tls-ca <file>', 'the cluster\'s CA (PEM); env RAFTTS_CA')
     .addHelpText(
       'after',
       '\nExit codes: 0 ok; 1 get found no key, or cas did not match; 2 bad usage;\n3 no node reachable; 4 timed out (a write may or may not have happened); 5 refused (too large or malformed);\n' +
-        'transfer-leader: 6 the target is not a voter; 7 the target already leads; 8 the target could not catch up;\n' +
-        '9 the transfer was aborted (no successor within an election timeout).',
+        '6 TLS failed (no certificate, another CA, or a node without TLS);\n' +
+        'transfer-leader: 7 the target is not a voter; 8 the target already leads; 9 the target could not catch up;\n' +
+        '10 the transfer was aborted (no successor within an election timeout).',
     )
     .showHelpAfterError('(run raft-cli --help for usage)')
     .configureOutput({ outputError: (text, write) => write(text.startsWith('error:') ? `raft-cli: ${text}` : text) });
@@ -171,6 +220,11 @@ function buildProgram(setExit: (code: number) => void): Command {
       return EXIT.ok;
     })));
   addDashboardCommand(program, globals);
+  const certs = program.command('certs').description('certificates for a TLS cluster');
+  certs.command('init').description('create a CA, a certificate per node, a client and an admin certificate (keys mode 0600)')
+    .requiredOption('--out <dir>', 'directory to write them to (must not already hold them)')
+    .option('--nodes <ids>', 'node ids, comma separated', '1,2,3,4,5')
+    .action(wrap(() => certsInitCommand(certs.commands.find((c) => c.name() === 'init')!.opts<{ out: string; nodes: string }>())));
   return program;
 }
 

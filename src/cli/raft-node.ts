@@ -30,6 +30,10 @@ import { NodeMetrics } from '../node/metrics.js';
 import type { NodeObserver } from '../node/node-observer.js';
 import { combineObservers } from '../node/node-observer.js';
 import { nodeStatusJson } from '../node/node-status.js';
+import { makeDirs } from '../util/make-dirs.js';
+import { deriveClusterId, loadOrCreateClusterId } from '../storage/cluster-id.js';
+import type { TlsFiles, TlsMaterial } from '../tls/tls-config.js';
+import { loadTlsMaterial, requireNodeIdentity } from '../tls/tls-config.js';
 import { DEFAULT_PEERS_TEXT, parseIntegerOption, parsePeers } from './options.js';
 
 interface NodeSettings {
@@ -48,9 +52,10 @@ interface NodeSettings {
   readonly pretty: boolean;
   /** Port of the metrics/status/events endpoint; undefined = off. */
   readonly httpPort: number | undefined;
+  readonly security: SecuritySettings;
 }
 
-interface RawOptions {
+interface RawOptions extends RawSecurityOptions {
   id?: string;
   port?: string;
   host: string;
@@ -92,6 +97,13 @@ function buildProgram(): Command {
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .option('--pretty', 'one readable line per event instead of JSON', false)
     .option('--http-port <port>', 'serve /metrics (Prometheus), /status and /events (Server-Sent Events) on this port of --host (default: off)')
+    // Security and hardening (TLS, cluster identity, connection limits).
+    .option('--tls-cert <file>', 'this node\'s certificate (PEM, naming raftts://node/<id>); with --tls-key and --tls-ca makes every connection mutual TLS 1.3')
+    .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
+    .option('--tls-ca <file>', 'the CA that issued every node and client certificate (PEM)')
+    .option('--cluster-token <token>', 'mixed with the member ids into the cluster id of a fresh data dir; give each cluster its own (like etcd\'s --initial-cluster-token)', 'raft-ts')
+    .option('--cluster-id <id>', 'use this cluster id for a fresh data dir instead of deriving one; an existing data dir must match it')
+    .option('--max-connections <n>', 'open inbound connections (peers and clients) beyond which new ones are refused', '1024')
     .showHelpAfterError('(run raft-node --help for every option)')
     .configureOutput({ outputError: (text, write) => write(text.startsWith('error:') ? `raft-node: ${text}` : text) });
 }
@@ -135,13 +147,51 @@ function settingsFrom(raw: RawOptions): NodeSettings {
     logLevel: raw.logLevel,
     pretty: raw.pretty,
     httpPort: raw.httpPort === undefined ? undefined : parseIntegerOption('--http-port', raw.httpPort, 0, 65535),
+    security: securityFrom(raw),
   };
+}
+
+// ---- security settings: TLS files, cluster identity, connection limits -----------------
+
+interface RawSecurityOptions {
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  clusterToken: string;
+  clusterId?: string;
+  maxConnections: string;
+}
+
+interface SecuritySettings {
+  readonly tlsFiles: TlsFiles | undefined;
+  readonly clusterToken: string;
+  readonly clusterId: string | undefined;
+  readonly connectionsMax: number;
+}
+
+function securityFrom(raw: RawSecurityOptions): SecuritySettings {
+  const given = [raw.tlsCert, raw.tlsKey, raw.tlsCa].filter((value) => value !== undefined).length;
+  if (given !== 0 && given !== 3) throw new ConfigError('--tls-cert, --tls-key and --tls-ca go together: give all three, or none for plaintext');
+  return {
+    tlsFiles: given === 3 ? { certFile: raw.tlsCert!, keyFile: raw.tlsKey!, caFile: raw.tlsCa! } : undefined,
+    clusterToken: raw.clusterToken,
+    clusterId: raw.clusterId,
+    connectionsMax: parseIntegerOption('--max-connections', raw.maxConnections, 1, 1_000_000),
+  };
+}
+
+/** Loads the node's certificate (which must be its own) before anything is opened. */
+async function loadNodeTls(settings: NodeSettings): Promise<TlsMaterial | undefined> {
+  if (settings.security.tlsFiles === undefined) return undefined;
+  const material = await loadTlsMaterial(settings.security.tlsFiles);
+  requireNodeIdentity(material, settings.id);
+  return material;
 }
 
 /** Fails early, with one line, when the data directory cannot hold a WAL. */
 async function checkDataDir(dir: string): Promise<void> {
   try {
-    await fs.mkdir(dir, { recursive: true });
+    await makeDirs(dir);
     const probe = path.join(dir, `.write-probe-${process.pid}`);
     const handle = await fs.open(probe, 'w');
     try {
@@ -168,6 +218,7 @@ function listenFailure(err: unknown, settings: NodeSettings): Error {
 
 async function run(settings: NodeSettings): Promise<void> {
   await checkDataDir(settings.dataDir);
+  const tlsMaterial = await loadNodeTls(settings);
   const logger = await createRootLogger({ node: settings.id, level: settings.logLevel, pretty: settings.pretty });
   // An invariant violation is a bug: log it with everything known and stop (etcd panics).
   process.on('uncaughtException', (err) => {
@@ -178,6 +229,8 @@ async function run(settings: NodeSettings): Promise<void> {
     const meta = await restoreDataDir(new NodeFileSystem(), settings.dataDir, settings.restore, [...settings.peers.keys()]);
     logger.info({ file: settings.restore, index: meta.index, term: meta.term, dataDir: settings.dataDir }, 'data dir restored from backup');
   }
+  const cluster = await loadOrCreateClusterId(settings.dataDir, deriveClusterId(settings.security.clusterToken, settings.peers.keys()), settings.security.clusterId);
+  if (cluster.created) logger.info({ clusterId: cluster.clusterId }, 'cluster id created');
   const kv = new KvStateMachine();
   const observability = settings.httpPort === undefined ? undefined : createObservability(settings);
   let handle: NodeHandle<KvResult>;
@@ -192,6 +245,9 @@ async function run(settings: NodeSettings): Promise<void> {
       core: settings.core,
       tickMs: settings.tickMs,
       snapshotPolicy: settings.snapshotPolicy,
+      tls: tlsMaterial,
+      clusterId: cluster.clusterId,
+      connectionsMax: settings.security.connectionsMax,
       onFatal: () => exitSoon(logger, 1),
       observer: observability === undefined ? undefined : (initial) => observability.attach(initial),
       onPeerBytes: observability === undefined ? undefined : (direction, peer, bytes) => observability.metrics.peerBytes(direction, peer, bytes),
@@ -211,7 +267,7 @@ async function run(settings: NodeSettings): Promise<void> {
       throw listenFailure(err, { ...settings, port: settings.httpPort! });
     }
   }
-  logger.info({ address: formatAddress(bound), peers: Object.fromEntries(addresses), dataDir: settings.dataDir, tickMs: settings.tickMs }, 'node ready');
+  logger.info({ address: formatAddress(bound), peers: Object.fromEntries(addresses), dataDir: settings.dataDir, tickMs: settings.tickMs, clusterId: cluster.clusterId, tls: tlsMaterial !== undefined }, 'node ready');
   const shutdown = (signal: string): void => {
     logger.info({ signal }, 'stopping');
     node.stop().then(

@@ -1,6 +1,7 @@
 import type { ClientResponse } from '../protocol/client-messages.js';
 import type { RequestBody } from './connection.js';
 import { Connection } from './connection.js';
+import type { TlsMaterial } from '../tls/tls-config.js';
 
 /** One connection to one node as the client uses it: pipelined requests, each
  * answered, timed out (ClientTimeoutError) or failed with the connection
@@ -21,7 +22,8 @@ export interface ClientConnection {
  * so that it runs the client's real retry logic.
  */
 export interface ClientEnvironment {
-  connect(address: string, connectTimeoutMs: number): ClientConnection;
+  /** `tls`: the client's certificate material, when the cluster runs mutual TLS. */
+  connect(address: string, connectTimeoutMs: number, tls?: TlsMaterial): ClientConnection;
   /** Milliseconds on a clock that does not go back (deadlines are measured on it). */
   now(): number;
   sleep(ms: number): Promise<void>;
@@ -29,7 +31,7 @@ export interface ClientEnvironment {
 
 /** TCP connections, Date.now and setTimeout. */
 export const TCP_ENVIRONMENT: ClientEnvironment = {
-  connect: (address, connectTimeoutMs) => new Connection(address, connectTimeoutMs),
+  connect: (address, connectTimeoutMs, tls) => new Connection(address, connectTimeoutMs, tls),
   now: () => Date.now(),
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };

@@ -29,3 +29,14 @@ export class ConnectionLostError extends RaftError {
     super('RAFT_CONNECTION_LOST', `connection to ${address} lost`, options);
   }
 }
+
+/**
+ * The connection's security failed: the node wants a certificate we did not give, our
+ * certificate is not from its CA, or its certificate is not from ours. Definite:
+ * retrying with the same settings cannot help.
+ */
+export class ClientTlsError extends RaftError {
+  constructor(readonly address: string, message: string, options?: ErrorOptions) {
+    super('RAFT_TLS', `${address}: ${message}`, options);
+  }
+}

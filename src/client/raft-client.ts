@@ -6,7 +6,8 @@ import { ConfigError } from '../errors.js';
 import type { RequestBody } from './connection.js';
 import type { ClientConnection, ClientEnvironment } from './environment.js';
 import { TCP_ENVIRONMENT } from './environment.js';
-import { ClientTimeoutError, NoReachableNodeError, RequestRefusedError } from './errors.js';
+import type { TlsMaterial } from '../tls/tls-config.js';
+import { ClientTimeoutError, ClientTlsError, NoReachableNodeError, RequestRefusedError } from './errors.js';
 
 export interface ClientOptions {
   /** Addresses of the cluster's nodes (`host:port`); any subset that includes a live
@@ -22,6 +23,8 @@ export interface ClientOptions {
   readonly clientId?: string;
   /** How to reach nodes and tell time; default TCP and the system clock. */
   readonly environment?: ClientEnvironment;
+  /** Mutual TLS with a client (or admin) certificate; see loadTlsMaterial. Default plaintext. */
+  readonly tls?: TlsMaterial;
 }
 
 export interface OperationOptions {
@@ -58,6 +61,7 @@ export class RaftClient {
   /** Which of our cluster addresses reaches which node id, learned from status. */
   private readonly nodeAddresses = new Map<number, string>();
   private learning = false;
+  private readonly tls: TlsMaterial | undefined;
 
   constructor(options: ClientOptions) {
     if (options.cluster.length === 0) throw new ConfigError('cluster must name at least one node address');
@@ -68,6 +72,7 @@ export class RaftClient {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 1_000;
     this.clientId = options.clientId ?? randomUUID();
     this.environment = options.environment ?? TCP_ENVIRONMENT;
+    this.tls = options.tls;
   }
 
   /** Sets `key` to `value`; resolves with the previous value (null if absent). */
@@ -183,6 +188,8 @@ export class RaftClient {
         reachedAny = true;
         response = await connection.request(body, Math.max(1, Math.min(attemptTimeoutMs, deadline - now())));
       } catch (err) {
+        // A certificate problem is definite: every retry would fail the same way.
+        if (err instanceof ClientTlsError) throw err;
         lastProblem = `${address}: ${describeError(err)}`;
         // A slow answer is no reason to drop the connection other requests share;
         // a broken connection is.
@@ -266,7 +273,7 @@ export class RaftClient {
   private async connection(address: string): Promise<ClientConnection> {
     let connection = this.connections.get(address);
     if (connection === undefined || connection.closed) {
-      connection = this.environment.connect(address, this.connectTimeoutMs);
+      connection = this.environment.connect(address, this.connectTimeoutMs, this.tls);
       this.connections.set(address, connection);
     }
     await connection.ready;
@@ -279,6 +286,7 @@ function kvResult(response: ClientResponse): KvResult | undefined {
 }
 
 function describeError(err: unknown): string {
+  if (err instanceof ClientTlsError) return err.message;
   const cause = (err as { cause?: NodeJS.ErrnoException }).cause;
   if (cause?.code !== undefined) return cause.code;
   return (err as Error).message ?? String(err);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RaftClient } from '../client/raft-client.js';
 import type { NodeStatus } from '../protocol/client-messages.js';
+import type { TlsMaterial } from '../tls/tls-config.js';
 
 // This file runs from dist/src/cluster/.
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -52,8 +53,10 @@ export interface ClusterOptions {
   readonly workDir?: string;
   /** The address node `id` should dial to reach `peer` (a proxy, say); default direct. */
   readonly dialAddress?: (id: number, peer: number) => string;
-  /** Arguments for one node only (an --http-port, say), after extraArgs. */
+  /** Arguments for node `id` alone (its certificate, say), after extraArgs. */
   readonly nodeArgs?: (id: number) => readonly string[];
+  /** TLS material for raftClient() (a client certificate of the cluster's CA). */
+  readonly clientTls?: TlsMaterial;
 }
 
 /**
@@ -68,21 +71,23 @@ export class Cluster {
   private ports: number[] = [];
   private readonly extraArgs: readonly string[];
   private readonly dialAddress: ((id: number, peer: number) => string) | undefined;
-  private readonly nodeArgs: ((id: number) => readonly string[]) | undefined;
   private client: RaftClient | undefined;
+  private readonly nodeArgs: ((id: number) => readonly string[]) | undefined;
+  private readonly clientTls: TlsMaterial | undefined;
 
   constructor(options: ClusterOptions = {}) {
+    this.nodeArgs = options.nodeArgs;
+    this.clientTls = options.clientTls;
     this.ids = Array.from({ length: options.nodes ?? 5 }, (_, i) => i + 1);
     this.workDir = options.workDir ?? mkdtempSync(path.join(os.tmpdir(), 'raft-ts-cluster-'));
     this.extraArgs = options.extraArgs ?? [];
     this.dialAddress = options.dialAddress;
-    this.nodeArgs = options.nodeArgs;
   }
 
-  /** Picks free ports (unless given) and starts every node. */
-  async start(ports?: readonly number[]): Promise<void> {
+  /** Picks free ports (unless given) and starts every node, or only those in `only`. */
+  async start(ports?: readonly number[], only?: readonly number[]): Promise<void> {
     this.ports = ports !== undefined ? [...ports] : await freePorts(this.ids.length);
-    for (const id of this.ids) this.startNode(id);
+    for (const id of only ?? this.ids) this.startNode(id);
   }
 
   port(id: number): number {
@@ -142,7 +147,7 @@ export class Cluster {
   }
 
   raftClient(): RaftClient {
-    this.client ??= new RaftClient({ cluster: this.addresses(), deadlineMs: 10_000 });
+    this.client ??= new RaftClient({ cluster: this.addresses(), deadlineMs: 10_000, tls: this.clientTls });
     return this.client;
   }
 
@@ -156,6 +161,7 @@ export class Cluster {
   async waitForLeader(timeoutMs = 10_000, options: { exclude?: number[] } = {}): Promise<NodeStatus> {
     return waitFor('one agreed leader', timeoutMs, async () => {
       const running = this.ids.filter((id) => this.isRunning(id) && !(options.exclude ?? []).includes(id));
+      if (running.length === 0) return undefined;
       const statuses = (await this.statuses()).filter((s) => running.includes(s.id));
       if (statuses.length !== running.length) return undefined;
       const leaders = statuses.filter((s) => s.role === 'leader');

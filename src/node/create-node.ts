@@ -54,6 +54,12 @@ export interface CreateNodeOptions<Result> {
   readonly observer?: (initial: CoreInitialState) => NodeObserver;
   /** Counts peer traffic (metrics). */
   readonly onPeerBytes?: TcpTransportOptions['onPeerBytes'];
+  /** Mutual TLS for every peer link and inbound connection (see loadTlsMaterial). */
+  readonly tls?: TcpTransportOptions['tls'];
+  /** The cluster id every peer hello carries; peers of another cluster are refused. */
+  readonly clusterId?: string;
+  /** Inbound connections beyond this are refused. Default 1024. */
+  readonly connectionsMax?: number;
 }
 
 /** A running node: its driver, its transport (for client requests) and where it listens. */
@@ -93,6 +99,9 @@ export async function createNode<Result>(options: CreateNodeOptions<Result>): Pr
     peers: options.peers,
     logger: options.logger.child({ component: 'transport' }),
     onPeerBytes: options.onPeerBytes,
+    tls: options.tls,
+    clusterId: options.clusterId,
+    connectionsMax: options.connectionsMax,
   });
   const tickMs = options.tickMs ?? 50;
   // The core starts from the snapshot's configuration, or from none when the log

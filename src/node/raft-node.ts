@@ -168,7 +168,8 @@ export class RaftNode<Result> {
   }
 
   private async handOverThenStop(transfer: boolean): Promise<void> {
-    if (transfer && this.core.status().role === 'leader' && this.options.config.voters.length > 1) {
+    const status = this.core.status();
+    if (transfer && status.role === 'leader' && status.voters.length > 1) {
       const started = this.now();
       try {
         const leader = await this.transferLeadership();
@@ -186,6 +187,7 @@ export class RaftNode<Result> {
     this.options.ticker.stop();
     const err = new UnknownOutcomeError('the node is shutting down');
     this.proposals.failAll(err);
+    this.confChanges.failAll(err);
     this.reads.failAll(err);
     this.settleTransfers((w) => w.reject(new TransferAbortedError('shutting-down', w.target)));
     this.options.observer?.stopped();
@@ -322,6 +324,9 @@ export class RaftNode<Result> {
   }
 
   private syncPeers(config: ClusterConfig): void {
+    // Knowing no configuration yet (the log is still being applied, or this node is
+    // joining), keep the links there are.
+    if (config.voters.length === 0 && config.learners.length === 0) return;
     this.options.transport.setPeers?.(this.peerAddresses(config));
   }
 

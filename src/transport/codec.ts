@@ -35,6 +35,8 @@ import { FrameDecodeError } from '../errors.js';
 import { encodeFrame } from './frame.js';
 import type { SnapshotAck, SnapshotChunk, SnapshotWireMessage } from './snapshot-messages.js';
 import { SNAPSHOT_MESSAGE_TYPES } from './snapshot-messages.js';
+import type { PeerHello } from './hello.js';
+import { CLUSTER_ID_PATTERN } from './hello.js';
 
 /**
  * The gateway between bytes and typed messages (STYLE.md D.4, etcd's `logSlice`):
@@ -43,7 +45,7 @@ import { SNAPSHOT_MESSAGE_TYPES } from './snapshot-messages.js';
  */
 
 /** Everything that travels in a frame: peer traffic and the client protocol share a port. */
-export type WireMessage = PeerMessage | ClientRequest | ClientResponse | SnapshotWireMessage;
+export type WireMessage = PeerMessage | ClientRequest | ClientResponse | SnapshotWireMessage | PeerHello;
 
 /**
  * No preset extensions: nothing on the wire turns into a Date, RegExp, Error or typed
@@ -85,6 +87,10 @@ export function isWireClientResponse(message: WireMessage): message is ClientRes
 
 export function isWireClientRequest(message: WireMessage): message is ClientRequest {
   return (CLIENT_REQUEST_TYPES as readonly string[]).includes(message.type);
+}
+
+export function isPeerHello(message: WireMessage): message is PeerHello {
+  return message.type === 'PeerHello';
 }
 
 // ---------------------------------------------------------------------------------
@@ -489,6 +495,14 @@ function validateErrorResponse(fields: Fields): ErrorResponse {
   };
 }
 
+// ---- peer connection handshake ----------------------------------------------------
+
+function validatePeerHello(fields: Fields): PeerHello {
+  const clusterId = fields.string('clusterId');
+  if (!CLUSTER_ID_PATTERN.test(clusterId)) fields.fail('clusterId', 'a cluster id (1-64 of A-Z a-z 0-9 . _ -)');
+  return { type: 'PeerHello', clusterId, from: fields.nodeId('from'), to: fields.nodeId('to') };
+}
+
 /** One validator per wire type; `satisfies` makes the compiler check the table is complete. */
 const VALIDATOR_TABLE = {
   VoteRequest: validateVoteRequest,
@@ -510,6 +524,7 @@ const VALIDATOR_TABLE = {
   SnapshotResponse: validateSnapshotResponse,
   KvResponse: validateKvResponse,
   ErrorResponse: validateErrorResponse,
+  PeerHello: validatePeerHello,
 } satisfies { [T in WireMessage['type']]: (fields: Fields) => Extract<WireMessage, { type: T }> };
 
 /** A Map, not an object lookup, so `type: "constructor"` cannot find an inherited function. */

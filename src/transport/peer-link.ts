@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Logger } from 'pino';
 
 import type { PeerMessage } from '../core/messages.js';
@@ -7,6 +8,9 @@ import type { PeerAddress } from './address.js';
 import { formatAddress } from './address.js';
 import { encodeFrameMessage } from './codec.js';
 import { FRAME_BYTES_MAX_DEFAULT, FRAME_HEADER_BYTES } from './frame.js';
+import type { PeerHello } from './hello.js';
+import type { TlsMaterial } from '../tls/tls-config.js';
+import { clientTlsOptions } from '../tls/tls-config.js';
 
 export const QUEUE_MESSAGES_MAX_DEFAULT = 4096;
 export const BACKOFF_MS_INITIAL_DEFAULT = 50;
@@ -37,6 +41,10 @@ export interface PeerLinkOptions {
   readonly connectTimeoutMs?: number;
   /** Source of randomness for the jitter, in [0, 1). Default Math.random. */
   readonly random?: () => number;
+  /** Connect with mutual TLS; the peer's certificate must name node `peer`. Default plaintext. */
+  readonly tls?: TlsMaterial;
+  /** Sent first on every connection (cluster id and who we are). Default none. */
+  readonly hello?: PeerHello;
   /** Called on every successful connect. */
   readonly onConnected?: (peer: NodeId) => void;
   /** Called once per loss of the peer (not per retry): the first failed connect after
@@ -68,6 +76,8 @@ export class PeerLink {
   readonly #onConnected: ((peer: NodeId) => void) | undefined;
   readonly #onSentBytes: ((bytes: number) => void) | undefined;
   readonly #onUnreachable: ((peer: NodeId) => void) | undefined;
+  readonly #tlsOptions: tls.ConnectionOptions | undefined;
+  readonly #helloFrame: Buffer | undefined;
 
   #state: LinkState = 'idle';
   #socket: net.Socket | undefined;
@@ -95,6 +105,8 @@ export class PeerLink {
     this.#onConnected = options.onConnected;
     this.#onSentBytes = options.onSentBytes;
     this.#onUnreachable = options.onUnreachable;
+    this.#tlsOptions = options.tls === undefined ? undefined : clientTlsOptions(options.tls, { kind: 'node', id: options.peer });
+    this.#helloFrame = options.hello === undefined ? undefined : encodeFrameMessage(options.hello);
   }
 
   /** Messages queued and not yet handed to the socket. */
@@ -163,14 +175,15 @@ export class PeerLink {
 
   #connect(): void {
     this.#state = 'connecting';
-    const socket = net.connect({ host: this.address.host, port: this.address.port });
+    const target = { host: this.address.host, port: this.address.port };
+    const socket = this.#tlsOptions === undefined ? net.connect(target) : tls.connect({ ...target, ...this.#tlsOptions });
     this.#socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEP_ALIVE_MS_DEFAULT);
     socket.setTimeout(this.#connectTimeoutMs);
     let lastError: Error | undefined;
     let wasConnected = false;
-    socket.once('connect', () => {
+    socket.once(this.#tlsOptions === undefined ? 'connect' : 'secureConnect', () => {
       wasConnected = true;
       socket.setTimeout(0);
       this.#onConnect();
@@ -198,6 +211,7 @@ export class PeerLink {
     this.#waitingForDrain = false;
     this.#log.info({ address: formatAddress(this.address) }, 'peer connected');
     this.#onConnected?.(this.peer);
+    if (this.#helloFrame !== undefined) this.#socket?.write(this.#helloFrame);
     this.#flush();
   }
 

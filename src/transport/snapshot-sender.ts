@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 
 import type { InstallSnapshot } from '../core/messages.js';
 import type { PeerAddress } from './address.js';
@@ -6,6 +7,9 @@ import { decodeMessage, encodeFrameMessage } from './codec.js';
 import { FrameDecoder } from './frame.js';
 import { splitSnapshot } from './snapshot-assembler.js';
 import { SNAPSHOT_CHUNK_BYTES_DEFAULT } from './snapshot-messages.js';
+import type { PeerHello } from './hello.js';
+import type { TlsMaterial } from '../tls/tls-config.js';
+import { clientTlsOptions } from '../tls/tls-config.js';
 
 export interface SnapshotSendOptions {
   /** Bytes of data per chunk frame. Default 1 MiB. */
@@ -14,6 +18,10 @@ export interface SnapshotSendOptions {
   readonly idleTimeoutMs?: number;
   /** Identifies this attempt to the receiver. */
   readonly transfer: number;
+  /** Mutual TLS, as on the peer links: the receiver's certificate must name it. */
+  readonly tls?: TlsMaterial;
+  /** Sent first, as on the peer links, when the cluster has an id. */
+  readonly hello?: PeerHello;
 }
 
 /**
@@ -25,7 +33,8 @@ export interface SnapshotSendOptions {
  */
 export function sendSnapshotOverTcp(address: PeerAddress, message: InstallSnapshot, data: Uint8Array, options: SnapshotSendOptions): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const socket = net.connect({ host: address.host, port: address.port });
+    const target = { host: address.host, port: address.port };
+    const socket = options.tls === undefined ? net.connect(target) : tls.connect({ ...target, ...clientTlsOptions(options.tls, { kind: 'node', id: message.to }) });
     socket.setNoDelay(true);
     socket.setTimeout(options.idleTimeoutMs ?? 10_000);
     let settled = false;
@@ -51,7 +60,8 @@ export function sendSnapshotOverTcp(address: PeerAddress, message: InstallSnapsh
         finish(err as Error);
       }
     });
-    socket.once('connect', () => {
+    socket.once(options.tls === undefined ? 'connect' : 'secureConnect', () => {
+      if (options.hello !== undefined) socket.write(encodeFrameMessage(options.hello));
       const head = { type: 'SnapshotChunk' as const, from: message.from, to: message.to, term: message.term, snapshot: message.snapshot, transfer: options.transfer };
       const chunks = splitSnapshot(head, data, options.chunkBytes ?? SNAPSHOT_CHUNK_BYTES_DEFAULT);
       const writeMore = (): void => {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { InstallSnapshot, PeerMessage } from '../core/messages.js';
 import type { NodeId } from '../core/types.js';
 import type { PeerAddress } from './address.js';
+import type { TlsMaterial } from '../tls/tls-config.js';
 import { PeerLink } from './peer-link.js';
 import type { ClientRequestHandler, SnapshotConnection } from './server.js';
 import { SnapshotAssembler } from './snapshot-assembler.js';
@@ -56,6 +57,12 @@ export interface TcpTransportOptions {
   /** Counts peer traffic (metrics): frame bytes queued for a peer, and bytes read on
    * a connection once it has carried a message from that peer. */
   readonly onPeerBytes?: (direction: 'sent' | 'received', peer: NodeId, bytes: number) => void;
+  /** Mutual TLS for every link and every inbound connection. Default plaintext. */
+  readonly tls?: TlsMaterial;
+  /** When set, links say it in a hello and inbound peers must say the same. */
+  readonly clusterId?: string;
+  /** Open inbound connections beyond this are refused. Default 1024. */
+  readonly connectionsMax?: number;
 }
 
 const MISADDRESSED_SENDERS_MAX = 64;
@@ -90,6 +97,10 @@ export class TcpTransport implements Transport {
       logger: options.logger,
       frameBytesMax: options.frameBytesMax,
       onPeerBytes: options.onPeerBytes === undefined ? undefined : (peer, bytes) => options.onPeerBytes!('received', peer, bytes),
+      tls: options.tls,
+      self: options.self,
+      clusterId: options.clusterId,
+      connectionsMax: options.connectionsMax,
     });
     this.#server.onPeerMessage((message) => this.#receive(message));
     this.#server.onSnapshotChunk((chunk, connection) => this.#receiveSnapshotChunk(chunk, connection));
@@ -111,6 +122,8 @@ export class TcpTransport implements Transport {
         frameBytesMax: options.frameBytesMax,
         backoffMsInitial: options.backoffMsInitial,
         backoffMsMax: options.backoffMsMax,
+        tls: options.tls,
+        hello: options.clusterId === undefined ? undefined : { type: 'PeerHello', clusterId: options.clusterId, from: options.self, to: peer },
         onUnreachable: (lost) => this.#unreachableHandler?.(lost),
         onSentBytes: options.onPeerBytes === undefined ? undefined : (bytes) => options.onPeerBytes!('sent', peer, bytes),
       });
@@ -164,7 +177,8 @@ export class TcpTransport implements Transport {
     const address = this.#peers.get(message.to);
     if (address === undefined) return Promise.reject(new Error(`no address for node ${message.to}`));
     this.#transferSeq = (this.#transferSeq + 1) % Number.MAX_SAFE_INTEGER;
-    return sendSnapshotOverTcp(address, message, data, { transfer: this.#transferSeq });
+    const hello = this.#options.clusterId === undefined ? undefined : { type: 'PeerHello' as const, clusterId: this.#options.clusterId, from: this.#self, to: message.to };
+    return sendSnapshotOverTcp(address, message, data, { transfer: this.#transferSeq, tls: this.#options.tls, hello });
   }
 
   onSnapshot(handler: (message: InstallSnapshot, data: Uint8Array) => void): void {

@@ -56,6 +56,13 @@ describe('raft-node refuses bad input with one clear line', () => {
     assertOneLineError(runNode(['--id', '1', '--data-dir', path.join(file, 'sub')]), 2, /data dir .* cannot be created or written \(ENOTDIR\)/);
   });
 
+  it('a data dir where nothing can be created (/proc) exits instead of spinning', { skip: process.platform !== 'linux' }, () => {
+    // Node's recursive mkdir loops forever on ENOENT under /proc; runNode's 20 s timeout would show it.
+    assertOneLineError(runNode(['--id', '1', '--data-dir', '/proc/x']), 2, /data dir \/proc\/x cannot be created or written \(ENOENT\)/);
+    const result = runNode(['--id', '1', '--data-dir', '/proc/raft-ts-x/y']);
+    assertOneLineError(result, 2, /data dir \/proc\/raft-ts-x\/y cannot be created or written \(ENOENT\)/);
+  });
+
   it('a busy port', async () => {
     const [port] = await freePorts(1);
     const blocker = net.createServer();

@@ -64,10 +64,10 @@ describe('leadership transfer between real processes', () => {
       assert.equal(await client.get('before'), 'x');
 
       const self = await cli(cluster, 'transfer-leader', String(leader.id));
-      assert.equal(self.code, 7, self.stderr);
+      assert.equal(self.code, 8, self.stderr);
       assert.match(self.stderr, /already leads/);
       const stranger = await cli(cluster, 'transfer-leader', '9');
-      assert.equal(stranger.code, 6, stranger.stderr);
+      assert.equal(stranger.code, 7, stranger.stderr);
       assert.match(stranger.stderr, /not a member/);
       const any = await cli(cluster, '--json', 'transfer-leader');
       assert.equal(any.code, 0, any.stderr);
