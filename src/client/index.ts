@@ -1,6 +1,6 @@
 export { RaftClient, connect } from './raft-client.js';
 export type { ClientOptions, OperationOptions, ReadOptions, StatusRow } from './raft-client.js';
-export { ClientTimeoutError, ConnectionLostError, NoReachableNodeError, RequestRefusedError } from './errors.js';
+export { ClientTimeoutError, ConnectionLostError, MemberChangePendingError, MemberChangeRefusedError, NoReachableNodeError, RequestRefusedError } from './errors.js';
 export { TCP_ENVIRONMENT } from './environment.js';
 export type { ClientConnection, ClientEnvironment } from './environment.js';
 export type { RequestBody } from './connection.js';

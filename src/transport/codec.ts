@@ -22,6 +22,13 @@ import type {
   KvRequest,
   KvResponse,
   KvResult,
+  MemberChange,
+  MemberChangeRequest,
+  MemberChangeResponse,
+  MemberInfo,
+  MemberListRequest,
+  MemberListResponse,
+  MemberRole,
   NodeStatus,
   SnapshotRequest,
   SnapshotResponse,
@@ -428,6 +435,29 @@ function validateKvOperation(fields: Fields): KvOperation {
   }
 }
 
+function validateMemberListRequest(fields: Fields): MemberListRequest {
+  return { type: 'MemberListRequest', requestId: fields.count('requestId') };
+}
+
+const CHANGE_OPS = ['add-learner', 'add-voter', 'promote', 'remove'] as const;
+
+function validateMemberChange(fields: Fields): MemberChange {
+  const op = fields.oneOf('op', CHANGE_OPS);
+  const id = fields.nodeId('id');
+  switch (op) {
+    case 'add-learner':
+    case 'add-voter':
+      return { op, id, address: fields.string('address') };
+    case 'promote':
+    case 'remove':
+      return { op, id };
+  }
+}
+
+function validateMemberChangeRequest(fields: Fields): MemberChangeRequest {
+  return { type: 'MemberChangeRequest', requestId: fields.count('requestId'), change: validateMemberChange(fields.map('change')) };
+}
+
 // ---- client responses --------------------------------------------------------------
 
 const ROLES: readonly Role[] = ['follower', 'pre-candidate', 'candidate', 'leader'];
@@ -435,6 +465,8 @@ const ROLES: readonly Role[] = ['follower', 'pre-candidate', 'candidate', 'leade
 function validateStatusResponse(fields: Fields): StatusResponse {
   return { type: 'StatusResponse', requestId: fields.count('requestId'), status: validateNodeStatus(fields.map('status')) };
 }
+
+const NODE_MEMBERSHIPS: readonly NodeStatus['membership'][] = ['voter', 'learner', 'none'];
 
 function validateNodeStatus(fields: Fields): NodeStatus {
   return {
@@ -449,6 +481,7 @@ function validateNodeStatus(fields: Fields): NodeStatus {
     snapshotIndex: fields.count('snapshotIndex'),
     firstIndex: fields.count('firstIndex'),
     pid: fields.count('pid'),
+    membership: fields.oneOf('membership', NODE_MEMBERSHIPS),
   };
 }
 
@@ -466,6 +499,29 @@ function validateSnapshotRequest(fields: Fields): SnapshotRequest {
 
 function validateSnapshotResponse(fields: Fields): SnapshotResponse {
   return { type: 'SnapshotResponse', requestId: fields.count('requestId'), snapshot: validateSnapshotMeta(fields.map('snapshot')), data: fields.bytes('data') };
+}
+
+const MEMBER_ROLES: readonly MemberRole[] = ['voter', 'learner'];
+
+function validateMemberInfo(fields: Fields): MemberInfo {
+  return { id: fields.nodeId('id'), address: fields.string('address'), role: fields.oneOf('role', MEMBER_ROLES), match: fields.count('match'), lag: fields.count('lag') };
+}
+
+function validateMemberListResponse(fields: Fields): MemberListResponse {
+  const members = fields.array('members').map((value, position) => validateMemberInfo(fields.element('members', position, value)));
+  return { type: 'MemberListResponse', requestId: fields.count('requestId'), members };
+}
+
+function validateMemberChangeResponse(fields: Fields): MemberChangeResponse {
+  const config = validateClusterConfig(fields);
+  return {
+    type: 'MemberChangeResponse',
+    requestId: fields.count('requestId'),
+    index: fields.count('index'),
+    voters: config.voters,
+    learners: config.learners,
+    addresses: config.addresses ?? fields.fail('addresses', 'an array'),
+  };
 }
 
 function validateErrorResponse(fields: Fields): ErrorResponse {
@@ -494,6 +550,10 @@ const VALIDATOR_TABLE = {
   StatusRequest: validateStatusRequest,
   KvRequest: validateKvRequest,
   SnapshotRequest: validateSnapshotRequest,
+  MemberListRequest: validateMemberListRequest,
+  MemberChangeRequest: validateMemberChangeRequest,
+  MemberListResponse: validateMemberListResponse,
+  MemberChangeResponse: validateMemberChangeResponse,
   StatusResponse: validateStatusResponse,
   SnapshotResponse: validateSnapshotResponse,
   KvResponse: validateKvResponse,
