@@ -1,12 +1,14 @@
 import { Command } from 'commander';
-import { ClientTimeoutError, NoReachableNodeError, RequestRefusedError } from '../client/errors.js';
+import { ClientTimeoutError, MemberChangePendingError, MemberChangeRefusedError, NoReachableNodeError, RequestRefusedError } from '../client/errors.js';
 import { RaftClient } from '../client/raft-client.js';
 import type { StatusRow } from '../client/raft-client.js';
+import type { NodeStatus } from '../protocol/client-messages.js';
 import { DashboardServer } from '../dashboard/dashboard-server.js';
 import { ConfigError } from '../errors.js';
 import { statusRow } from '../node/node-status.js';
 import { NodeFileSystem } from '../storage/file-system.js';
 import { writeSnapshotFile } from '../storage/snapshot-store.js';
+import { addMemberCommands } from './member-commands.js';
 import { DEFAULT_PEERS_TEXT, parseCluster, parseIntegerOption } from './options.js';
 
 /** Exit codes, documented in the README and `raft-cli --help`. */
@@ -19,6 +21,11 @@ export const EXIT = {
   /** No definite answer in time: a write may or may not have been applied. */
   timeout: 4,
   refused: 5,
+  /** A membership change the leader refused: an id already present, an address in
+   * use, the last voter, a learner far behind, no live quorum after the change. */
+  changeRefused: 6,
+  /** Another membership change stayed pending until the deadline. */
+  changePending: 7,
 } as const;
 
 const DEFAULT_CLUSTER = DEFAULT_PEERS_TEXT.split(',').map((item) => item.slice(item.indexOf('=') + 1)).join(',');
@@ -39,11 +46,18 @@ function print(options: GlobalOptions, json: unknown, text: string): void {
   process.stdout.write(options.json ? `${JSON.stringify(json)}\n` : `${text}\n`);
 }
 
+/** A learner shows as such: it follows, but neither votes nor counts for commit. */
+function roleText(status: NodeStatus): string {
+  if (status.membership === 'learner') return 'learner';
+  if (status.membership === 'none' && status.role === 'follower') return 'follower (not a member)';
+  return status.role;
+}
+
 function statusTable(rows: readonly StatusRow[]): string {
   const header = ['ID', 'ADDRESS', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'LAST', 'SNAPSHOT', 'FIRST', 'PID'];
   const lines = rows.map((row) =>
     'status' in row
-      ? [row.status.id, row.address, row.status.role, row.status.term, row.status.leader || '-', row.status.commit, row.status.applied, row.status.lastIndex, row.status.snapshotIndex, row.status.firstIndex, row.status.pid].map(String)
+      ? [row.status.id, row.address, roleText(row.status), row.status.term, row.status.leader || '-', row.status.commit, row.status.applied, row.status.lastIndex, row.status.snapshotIndex, row.status.firstIndex, row.status.pid].map(String)
       : ['?', row.address, `unreachable: ${row.error}`, '', '', '', '', '', '', '', ''],
   );
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((line) => line[i]!.length)));
@@ -79,6 +93,8 @@ function failureExit(err: unknown): number {
   if (err instanceof NoReachableNodeError) return EXIT.unreachable;
   if (err instanceof ClientTimeoutError) return EXIT.timeout;
   if (err instanceof RequestRefusedError) return EXIT.refused;
+  if (err instanceof MemberChangeRefusedError) return EXIT.changeRefused;
+  if (err instanceof MemberChangePendingError) return EXIT.changePending;
   return 1;
 }
 
@@ -90,7 +106,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--timeout-ms <ms>', 'give up after this long (retries included)', '10000')
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok; 1 get found no key, or cas did not match; 2 bad usage;\n3 no node reachable; 4 timed out (a write may or may not have happened); 5 refused (too large or malformed).',
+      '\nExit codes: 0 ok; 1 get found no key, or cas did not match; 2 bad usage;\n3 no node reachable; 4 timed out (a write may or may not have happened); 5 refused (too large or malformed);\n6 membership change refused (id present, address in use, last voter, learner far behind,\nno live quorum after it); 7 another membership change still pending.',
     )
     .showHelpAfterError('(run raft-cli --help for usage)')
     .configureOutput({ outputError: (text, write) => write(text.startsWith('error:') ? `raft-cli: ${text}` : text) });
@@ -143,6 +159,12 @@ function buildProgram(setExit: (code: number) => void): Command {
     print(globals(), { file, index: meta.index, term: meta.term, bytes }, `saved ${file}: index ${meta.index}, term ${meta.term}, ${bytes} bytes`);
     return EXIT.ok;
   })));
+  addMemberCommands(program, {
+    run: (action) => runKv(globals(), action),
+    print: (json, text) => print(globals(), json, text),
+    deadlineMs: () => parseIntegerOption('--timeout-ms', globals().timeoutMs, 1, 3_600_000),
+    wrap,
+  });
   addDashboardCommand(program, globals);
   return program;
 }

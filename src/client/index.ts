@@ -4,3 +4,5 @@ export { ClientTimeoutError, ConnectionLostError, MemberChangePendingError, Memb
 export { TCP_ENVIRONMENT } from './environment.js';
 export type { ClientConnection, ClientEnvironment } from './environment.js';
 export type { RequestBody } from './connection.js';
+export { PROMOTE_CATCH_UP_LAG, addMember } from './membership.js';
+export type { AddMemberOptions, MemberConfiguration } from './membership.js';
