@@ -113,9 +113,9 @@ export class Cluster {
    * founding members' addresses (or `join`), on a free port. It becomes part of
    * `ids`, so waitForLeader and destroy() include it.
    */
-  async startJoiningNode(id: number, join: readonly string[] = this.addresses()): Promise<ChildProcess> {
-    const [port] = await freePorts(1);
-    this.ports[id - 1] = port!;
+  async startJoiningNode(id: number, join: readonly string[] = this.addresses(), port?: number): Promise<ChildProcess> {
+    port ??= (await freePorts(1))[0]!;
+    this.ports[id - 1] = port;
     if (!this.ids.includes(id)) this.ids.push(id);
     // The shared client dials every node, the new one included.
     this.client?.close();

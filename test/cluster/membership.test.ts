@@ -12,7 +12,7 @@ import { HistoryWriter } from '../../src/chaos/history-writer.js';
 import { Workload } from '../../src/chaos/workload.js';
 import { checkAcknowledgedWritesVisible, checkLinearizability } from '../../src/check/index.js';
 import { RaftClient } from '../../src/client/raft-client.js';
-import { Cluster, RAFT_CLI_BIN, waitFor } from '../../src/cluster/local-cluster.js';
+import { Cluster, RAFT_CLI_BIN, freePorts, waitFor } from '../../src/cluster/local-cluster.js';
 import type { MemberInfo } from '../../src/protocol/client-messages.js';
 
 const EXIT_REMOVED = 10;
@@ -124,6 +124,21 @@ describe('membership changes on a running 5-node cluster', () => {
       const finalMembers = await cluster.raftClient().members({ deadlineMs: 5000 });
       assert.deepEqual(finalMembers.map((m) => m.id), [2, 3, 4, 5, 6]);
 
+      // `member add --learner` first, then the node starts with --join: it finds
+      // itself already a learner and is promoted.
+      const [port7] = await freePorts(1);
+      const added = await cli([...clusterFlag, 'member', 'add', '7', `127.0.0.1:${port7}`, '--learner']);
+      assert.equal(added.code, 0, added.stderr);
+      assert.match(added.stdout, /node 7 \(127\.0\.0\.1:\d+\) is a learner: voters 2,3,4,5,6; learners 7/);
+      await cluster.startJoiningNode(7, [cluster.address(2)], port7);
+      await waitFor('node 7 promoted to voter', 45_000, async () => {
+        const list = await cluster.raftClient().members({ deadlineMs: 2000 });
+        return list.find((m) => m.id === 7)?.role === 'voter' ? true : undefined;
+      });
+      const status = await cli([...clusterFlag, '--cluster', cluster.address(7), '--json', 'status']);
+      assert.equal(status.code, 0, status.stderr);
+      assert.equal((JSON.parse(status.stdout) as { membership: string }[])[0]!.membership, 'voter');
+
       // A little more load on the new configuration, then stop and check.
       const opsAtRemoval = workload.counts.ops;
       await waitFor('writes after the removal', 20_000, async () => (workload.counts.ok > 0 && workload.counts.ops >= opsAtRemoval + 50 ? true : undefined));
@@ -131,7 +146,7 @@ describe('membership changes on a running 5-node cluster', () => {
       await running;
 
       const finalReads = new Map<string, string | null>();
-      const reader = new RaftClient({ cluster: [2, 3, 4, 5, 6].map((id) => cluster.address(id)), deadlineMs: 10_000 });
+      const reader = new RaftClient({ cluster: [2, 3, 4, 5, 6, 7].map((id) => cluster.address(id)), deadlineMs: 10_000 });
       let process = 1_000_000;
       try {
         for (const key of KEYS) {
