@@ -3,7 +3,7 @@
  * (core, storage, transport, driver, state machine) for those who embed Raft.
  */
 export * from './client/index.js';
-export type { KvOperation, KvResult, NodeStatus } from './protocol/client-messages.js';
+export type { KvOperation, KvResult, MemberChange, MemberInfo, MemberRole, NodeStatus } from './protocol/client-messages.js';
 export * as core from './core/index.js';
 export { RaftNode } from './node/raft-node.js';
 export type { RaftNodeOptions } from './node/raft-node.js';

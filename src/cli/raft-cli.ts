@@ -1,7 +1,8 @@
 import { Command } from 'commander';
-import { ClientTimeoutError, ClientTlsError, NoReachableNodeError, RequestRefusedError } from '../client/errors.js';
+import { ClientTimeoutError, ClientTlsError, MemberChangePendingError, MemberChangeRefusedError, NoReachableNodeError, RequestRefusedError } from '../client/errors.js';
 import { RaftClient } from '../client/raft-client.js';
 import type { StatusRow } from '../client/raft-client.js';
+import type { NodeStatus } from '../protocol/client-messages.js';
 import { DashboardServer } from '../dashboard/dashboard-server.js';
 import { ConfigError } from '../errors.js';
 import type { ErrorCode } from '../protocol/client-messages.js';
@@ -10,6 +11,7 @@ import { NodeFileSystem } from '../storage/file-system.js';
 import { writeSnapshotFile } from '../storage/snapshot-store.js';
 import type { TlsMaterial } from '../tls/tls-config.js';
 import { loadTlsMaterial } from '../tls/tls-config.js';
+import { addMemberCommands } from './member-commands.js';
 import { DEFAULT_PEERS_TEXT, parseCluster, parseIntegerOption } from './options.js';
 
 /** Exit codes, documented in the README and `raft-cli --help`. */
@@ -32,6 +34,11 @@ export const EXIT = {
   transferLagging: 9,
   /** transfer-leader: the target caught up but no successor was seen in time. */
   transferAborted: 10,
+  /** A membership change the leader refused: an id already present, an address in
+   * use, the last voter, a learner far behind, no live quorum after the change. */
+  changeRefused: 11,
+  /** Another membership change stayed pending until the deadline. */
+  changePending: 12,
 } as const;
 
 const TRANSFER_EXITS: Partial<Record<ErrorCode, number>> = {
@@ -100,11 +107,18 @@ function print(options: GlobalOptions, json: unknown, text: string): void {
   process.stdout.write(options.json ? `${JSON.stringify(json)}\n` : `${text}\n`);
 }
 
+/** A learner shows as such: it follows, but neither votes nor counts for commit. */
+function roleText(status: NodeStatus): string {
+  if (status.membership === 'learner') return 'learner';
+  if (status.membership === 'none' && status.role === 'follower') return 'follower (not a member)';
+  return status.role;
+}
+
 function statusTable(rows: readonly StatusRow[]): string {
   const header = ['ID', 'ADDRESS', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'LAST', 'SNAPSHOT', 'FIRST', 'PID'];
   const lines = rows.map((row) =>
     'status' in row
-      ? [row.status.id, row.address, row.status.role, row.status.term, row.status.leader || '-', row.status.commit, row.status.applied, row.status.lastIndex, row.status.snapshotIndex, row.status.firstIndex, row.status.pid].map(String)
+      ? [row.status.id, row.address, roleText(row.status), row.status.term, row.status.leader || '-', row.status.commit, row.status.applied, row.status.lastIndex, row.status.snapshotIndex, row.status.firstIndex, row.status.pid].map(String)
       : ['?', row.address, `unreachable: ${row.error}`, '', '', '', '', '', '', '', ''],
   );
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((line) => line[i]!.length)));
@@ -142,6 +156,8 @@ function failureExit(err: unknown): number {
   if (err instanceof ClientTimeoutError) return EXIT.timeout;
   if (err instanceof RequestRefusedError) return TRANSFER_EXITS[err.reason] ?? EXIT.refused;
   if (err instanceof ClientTlsError) return EXIT.tls;
+  if (err instanceof MemberChangeRefusedError) return EXIT.changeRefused;
+  if (err instanceof MemberChangePendingError) return EXIT.changePending;
   return 1;
 }
 
@@ -159,7 +175,9 @@ function buildProgram(setExit: (code: number) => void): Command {
       '\nExit codes: 0 ok; 1 get found no key, or cas did not match; 2 bad usage;\n3 no node reachable; 4 timed out (a write may or may not have happened); 5 refused (too large or malformed);\n' +
         '6 TLS failed (no certificate, another CA, or a node without TLS);\n' +
         'transfer-leader: 7 the target is not a voter; 8 the target already leads; 9 the target could not catch up;\n' +
-        '10 the transfer was aborted (no successor within an election timeout).',
+        '10 the transfer was aborted (no successor within an election timeout);\n' +
+        'member: 11 change refused (id present, address in use, last voter, learner far behind, no live quorum after it);\n' +
+        '12 another membership change still pending.',
     )
     .showHelpAfterError('(run raft-cli --help for usage)')
     .configureOutput({ outputError: (text, write) => write(text.startsWith('error:') ? `raft-cli: ${text}` : text) });
@@ -219,6 +237,12 @@ function buildProgram(setExit: (code: number) => void): Command {
       print(globals(), { ok: true, leader }, `leader is now node ${leader}`);
       return EXIT.ok;
     })));
+  addMemberCommands(program, {
+    run: (action) => runKv(globals(), action),
+    print: (json, text) => print(globals(), json, text),
+    deadlineMs: () => parseIntegerOption('--timeout-ms', globals().timeoutMs, 1, 3_600_000),
+    wrap,
+  });
   addDashboardCommand(program, globals);
   const certs = program.command('certs').description('certificates for a TLS cluster');
   certs.command('init').description('create a CA, a certificate per node, a client and an admin certificate (keys mode 0600)')

@@ -20,7 +20,7 @@ import { DEFAULT_SNAPSHOT_POLICY } from '../node/snapshot-storage.js';
 import type { KvResult } from '../protocol/client-messages.js';
 import { NodeFileSystem } from '../storage/file-system.js';
 import type { PeerAddress } from '../transport/address.js';
-import { formatAddress } from '../transport/address.js';
+import { formatAddress, parseAddress } from '../transport/address.js';
 import type { CoreStatus } from '../core/raft-core.js';
 import type { CoreInitialState } from '../core/raft-core.js';
 import type { RaftNode } from '../node/raft-node.js';
@@ -34,7 +34,10 @@ import { makeDirs } from '../util/make-dirs.js';
 import { deriveClusterId, loadOrCreateClusterId } from '../storage/cluster-id.js';
 import type { TlsFiles, TlsMaterial } from '../tls/tls-config.js';
 import { loadTlsMaterial, requireNodeIdentity } from '../tls/tls-config.js';
-import { DEFAULT_PEERS_TEXT, parseIntegerOption, parsePeers } from './options.js';
+import { DEFAULT_PEERS_TEXT, parseCluster, parseIntegerOption, parsePeers } from './options.js';
+import { RaftClient } from '../client/raft-client.js';
+import { addMember } from '../client/membership.js';
+import { isMemberOf, isVoter } from '../core/membership.js';
 
 interface NodeSettings {
   readonly id: NodeId;
@@ -53,7 +56,15 @@ interface NodeSettings {
   /** Port of the metrics/status/events endpoint; undefined = off. */
   readonly httpPort: number | undefined;
   readonly security: SecuritySettings;
+  /** Members to ask for admission (--join); undefined: a founding member (--peers). */
+  readonly join: readonly string[] | undefined;
+  /** Budget for joining: being added, catching up and being promoted. */
+  readonly joinTimeoutMs: number;
 }
+
+/** Exit code of a node that applied its own removal; scripts/keep-alive.mjs does not
+ * restart it. */
+export const EXIT_REMOVED = 10;
 
 interface RawOptions extends RawSecurityOptions {
   id?: string;
@@ -74,6 +85,8 @@ interface RawOptions extends RawSecurityOptions {
   logLevel: string;
   pretty: boolean;
   httpPort?: string;
+  join?: string;
+  joinTimeoutMs: string;
 }
 
 function buildProgram(): Command {
@@ -96,6 +109,8 @@ function buildProgram(): Command {
     .option('--restore <file>', 'seed an empty --data-dir from a backup (raft-cli snapshot save), then start')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .option('--pretty', 'one readable line per event instead of JSON', false)
+    .option('--join <addresses>', 'join a running cluster through these members (host:port, comma separated) instead of --peers: added as a learner, promoted once caught up; needs --port')
+    .option('--join-timeout-ms <ms>', 'how long joining may take (added, caught up, promoted) before the node gives up and exits', '120000')
     .option('--http-port <port>', 'serve /metrics (Prometheus), /status and /events (Server-Sent Events) on this port of --host (default: off)')
     // Security and hardening (TLS, cluster identity, connection limits).
     .option('--tls-cert <file>', 'this node\'s certificate (PEM, naming raftts://node/<id>); with --tls-key and --tls-ca makes every connection mutual TLS 1.3')
@@ -109,14 +124,25 @@ function buildProgram(): Command {
 }
 
 /** Turns command-line text into validated settings; throws ConfigError. */
-function settingsFrom(raw: RawOptions): NodeSettings {
+function settingsFrom(raw: RawOptions, peersGiven: boolean): NodeSettings {
   const id = parseIntegerOption('--id', raw.id ?? '', 1, Number.MAX_SAFE_INTEGER);
-  const peers = parsePeers(raw.peers);
-  const self = peers.get(id);
-  if (self === undefined) {
-    throw new ConfigError(`--id ${id} is not in the peer list (${[...peers.keys()].join(', ')}); pick one of those ids or add ${id}=host:port to --peers`);
+  let peers: Map<NodeId, PeerAddress>;
+  let port: number;
+  let join: string[] | undefined;
+  if (raw.join !== undefined) {
+    if (peersGiven) throw new ConfigError('--join and --peers exclude each other: --peers founds a new cluster, --join enters a running one');
+    if (raw.port === undefined) throw new ConfigError('--join needs --port: the port this node listens on and the cluster will reach it at');
+    join = parseCluster(raw.join);
+    port = parseIntegerOption('--port', raw.port, 1, 65535);
+    peers = new Map([[id, { host: raw.host, port }]]);
+  } else {
+    peers = parsePeers(raw.peers);
+    const self = peers.get(id);
+    if (self === undefined) {
+      throw new ConfigError(`--id ${id} is not in the peer list (${[...peers.keys()].join(', ')}); pick one of those ids, add ${id}=host:port to --peers, or join a running cluster with --join`);
+    }
+    port = raw.port === undefined ? self.port : parseIntegerOption('--port', raw.port, 0, 65535);
   }
-  const port = raw.port === undefined ? self.port : parseIntegerOption('--port', raw.port, 0, 65535);
   const core: CoreConfig = {
     ...DEFAULT_CORE_CONFIG,
     id,
@@ -148,6 +174,8 @@ function settingsFrom(raw: RawOptions): NodeSettings {
     pretty: raw.pretty,
     httpPort: raw.httpPort === undefined ? undefined : parseIntegerOption('--http-port', raw.httpPort, 0, 65535),
     security: securityFrom(raw),
+    join,
+    joinTimeoutMs: parseIntegerOption('--join-timeout-ms', raw.joinTimeoutMs, 1, 86_400_000),
   };
 }
 
@@ -225,6 +253,7 @@ async function run(settings: NodeSettings): Promise<void> {
     logger.fatal({ err }, 'uncaught exception; stopping');
     exitSoon(logger, 1);
   });
+  if (settings.restore !== undefined && settings.join !== undefined) throw new ConfigError('--restore founds a cluster from a backup; it cannot be combined with --join');
   if (settings.restore !== undefined) {
     const meta = await restoreDataDir(new NodeFileSystem(), settings.dataDir, settings.restore, [...settings.peers.keys()]);
     logger.info({ file: settings.restore, index: meta.index, term: meta.term, dataDir: settings.dataDir }, 'data dir restored from backup');
@@ -233,13 +262,21 @@ async function run(settings: NodeSettings): Promise<void> {
   if (cluster.created) logger.info({ clusterId: cluster.clusterId }, 'cluster id created');
   const kv = new KvStateMachine();
   const observability = settings.httpPort === undefined ? undefined : createObservability(settings);
-  let handle: NodeHandle<KvResult>;
+  let handle: NodeHandle<KvResult> | undefined;
+  let removing = false;
+  const onRemoved = (): void => {
+    if (removing) return;
+    removing = true;
+    void leaveCluster(handle, logger);
+  };
   try {
     handle = await createNode<KvResult>({
       id: settings.id,
       peers: settings.peers,
       listen: { host: settings.host, port: settings.port },
       dataDir: settings.dataDir,
+      joining: settings.join !== undefined,
+      onRemoved: () => onRemoved(),
       stateMachine: kv,
       logger,
       core: settings.core,
@@ -256,6 +293,7 @@ async function run(settings: NodeSettings): Promise<void> {
     throw listenFailure(err, settings);
   }
   const { node, transport, address: bound } = handle;
+  if (node.status().removed) onRemoved();
   const addresses = new Map([...settings.peers].map(([id, address]) => [id, formatAddress(address)]));
   const clients = new ClientService({ node, kv, limits: settings.limits, addresses, logger });
   transport.onClientRequest((request, reply) => clients.handle(request, reply));
@@ -280,7 +318,73 @@ async function run(settings: NodeSettings): Promise<void> {
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
+  if (settings.join !== undefined) await joinCluster(settings, handle, logger);
 }
+
+/**
+ * Asks the members named by --join to add this node, unless its own state already
+ * makes it a voter (a restart after joining): added as a learner, its peer links
+ * seeded from the answer (it needs a link back to the leader before it has a
+ * configuration of its own), promoted once caught up.
+ */
+async function joinCluster(settings: NodeSettings, handle: NodeHandle<KvResult>, logger: Logger): Promise<void> {
+  const { node, transport } = handle;
+  if (isVoter(node.membership(), settings.id)) {
+    logger.info({ voters: node.membership().voters }, 'already a voter of the cluster; not asking to join');
+    return;
+  }
+  const address = formatAddress({ host: settings.host, port: settings.port });
+  const client = new RaftClient({ cluster: settings.join!, deadlineMs: settings.joinTimeoutMs });
+  logger.info({ join: settings.join, address }, 'asking the cluster to add this node');
+  try {
+    await addMember(client, {
+      id: settings.id,
+      address,
+      learnerOnly: false,
+      rejoin: true,
+      deadlineMs: settings.joinTimeoutMs,
+      onAdded: (config) => {
+        if (isMemberOf(node.membership(), settings.id)) return;
+        const peers = new Map<NodeId, PeerAddress>();
+        for (const member of config.addresses) peers.set(member.id, parseAddress(member.address));
+        transport.setPeers(peers);
+      },
+      onStep: (step, detail) => {
+        if (step === 'learner-added') logger.info({ index: detail.index, voters: detail.configuration?.voters, learners: detail.configuration?.learners }, 'added as a learner; catching up');
+        else if (step === 'caught-up') logger.info({ lag: detail.lag }, 'caught up with the leader; asking for promotion');
+        else logger.info({ index: detail.index, voters: detail.configuration?.voters }, 'promoted to voter; joined the cluster');
+      },
+    });
+  } catch (err) {
+    logger.error({ err }, 'could not join the cluster; stopping');
+    await node.stop().catch(() => undefined);
+    exitSoon(logger, 1);
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * This node applied its own removal: it waits briefly for a leader other than
+ * itself (a removed leader has just handed over with TimeoutNow, and the answer to
+ * the client that asked is still going out), then stops and exits with
+ * EXIT_REMOVED.
+ */
+async function leaveCluster(handle: NodeHandle<KvResult> | undefined, logger: Logger): Promise<void> {
+  const deadline = Date.now() + REMOVED_GRACE_MS;
+  const self = handle?.node.status().id;
+  while (handle !== undefined && Date.now() < deadline) {
+    const leader = handle.node.status().leader;
+    if (leader !== 0 && leader !== self) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  logger.info({ code: EXIT_REMOVED, leader: handle?.node.status().leader }, 'removed from the cluster; exiting');
+  await handle?.node.stop().catch(() => undefined);
+  exitSoon(logger, EXIT_REMOVED);
+}
+
+/** Longest wait, after its removal, for the node to see another leader before exiting. */
+const REMOVED_GRACE_MS = 2000;
 
 interface Observability {
   readonly metrics: NodeMetrics;
@@ -357,7 +461,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   program.parse([...argv]);
   let settings: NodeSettings;
   try {
-    settings = settingsFrom(program.opts<RawOptions>());
+    settings = settingsFrom(program.opts<RawOptions>(), program.getOptionValueSource('peers') === 'cli');
   } catch (err) {
     failWith(err);
   }

@@ -40,3 +40,20 @@ export class ClientTlsError extends RaftError {
     super('RAFT_TLS', `${address}: ${message}`, options);
   }
 }
+
+/** The leader refused a membership change: `reason` is CHANGE_REFUSED (an id
+ * already present, an address in use, the last voter, no live quorum after it) or
+ * LEARNER_BEHIND (a promotion of a learner far behind); the message is the
+ * leader's own sentence. The change did not happen. */
+export class MemberChangeRefusedError extends RaftError {
+  constructor(readonly reason: 'CHANGE_REFUSED' | 'LEARNER_BEHIND', message: string) {
+    super('RAFT_CHANGE_REFUSED', message);
+  }
+}
+
+/** Another membership change stayed pending until the deadline; this one was not made. */
+export class MemberChangePendingError extends RaftError {
+  constructor(message: string) {
+    super('RAFT_CHANGE_PENDING', message);
+  }
+}

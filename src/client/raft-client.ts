@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ClientResponse, KvOperation, KvResult, NodeStatus, SnapshotResponse } from '../protocol/client-messages.js';
+import type { ClientResponse, KvOperation, KvResult, MemberChange, MemberChangeResponse, MemberInfo, NodeStatus, SnapshotResponse } from '../protocol/client-messages.js';
 import { TRANSFER_ERROR_CODES } from '../protocol/client-messages.js';
 import { parseAddress } from '../transport/address.js';
 import { ConfigError } from '../errors.js';
@@ -7,7 +7,7 @@ import type { RequestBody } from './connection.js';
 import type { ClientConnection, ClientEnvironment } from './environment.js';
 import { TCP_ENVIRONMENT } from './environment.js';
 import type { TlsMaterial } from '../tls/tls-config.js';
-import { ClientTimeoutError, ClientTlsError, NoReachableNodeError, RequestRefusedError } from './errors.js';
+import { ClientTimeoutError, ClientTlsError, MemberChangePendingError, MemberChangeRefusedError, NoReachableNodeError, RequestRefusedError } from './errors.js';
 
 export interface ClientOptions {
   /** Addresses of the cluster's nodes (`host:port`); any subset that includes a live
@@ -125,6 +125,24 @@ export class RaftClient {
     return response.leader;
   }
 
+  /** The members as the leader sees them: address, voter or learner, match index and
+   * lag behind the leader's last index. */
+  async members(options: OperationOptions = {}): Promise<readonly MemberInfo[]> {
+    const response = await this.execute({ type: 'MemberListRequest' }, options.deadlineMs ?? this.deadlineMs, false, (r) => (r.type === 'MemberListResponse' ? r : undefined));
+    return response.members;
+  }
+
+  /**
+   * One membership change through the leader; resolves with the configuration once
+   * the change is applied there. While another change is pending it retries until
+   * the deadline (then MemberChangePendingError); a refusal throws
+   * MemberChangeRefusedError with the leader's reason.
+   */
+  async changeMember(change: MemberChange, options: OperationOptions = {}): Promise<Omit<MemberChangeResponse, 'type' | 'requestId'>> {
+    const response = await this.execute({ type: 'MemberChangeRequest', change }, options.deadlineMs ?? this.deadlineMs, false, (r) => (r.type === 'MemberChangeResponse' ? r : undefined));
+    return { index: response.index, voters: response.voters, learners: response.learners, addresses: response.addresses };
+  }
+
   /** One row per cluster address: its status, or why it did not answer. */
   async clusterStatus(timeoutMs: number = this.attemptTimeoutMs): Promise<StatusRow[]> {
     return Promise.all(
@@ -180,6 +198,7 @@ export class RaftClient {
     /** Hints followed in a row without an answer: two nodes can name each other for a
      * moment (a leader handing over names its target, which still names it). */
     let redirects = 0;
+    let pending = false;
     while (!this.closed && now() < deadline) {
       const address = this.target(anyNode);
       let response: ClientResponse;
@@ -208,8 +227,16 @@ export class RaftClient {
       }
       if (response.type !== 'ErrorResponse') throw new Error(`unexpected ${response.type} from ${address}`);
       lastProblem = `${address}: ${response.message}`;
+      pending = response.code === 'CHANGE_PENDING';
       if (response.code === 'TOO_LARGE' || response.code === 'BAD_REQUEST' || TRANSFER_ERROR_CODES.includes(response.code)) {
         throw new RequestRefusedError(response.code, response.message);
+      }
+      if (response.code === 'CHANGE_REFUSED' || response.code === 'LEARNER_BEHIND') throw new MemberChangeRefusedError(response.code, response.message);
+      if (pending) {
+        // The leader answered: ask it again once the change before ours is applied.
+        this.leaderAddress = address;
+        await sleep(Math.min(50, Math.max(0, deadline - now())));
+        continue;
       }
       if (response.code === 'NOT_LEADER' && response.leader !== 0) {
         const leaderAddress = this.addressOfLeader(response.leader, response.leaderAddress);
@@ -227,6 +254,7 @@ export class RaftClient {
       await sleep(Math.min(20, Math.max(0, deadline - now())));
     }
     if (!reachedAny) throw new NoReachableNodeError(this.cluster);
+    if (pending) throw new MemberChangePendingError(`another membership change was still pending after ${deadlineMs} ms (last: ${lastProblem})`);
     throw new ClientTimeoutError(`no definite answer within ${deadlineMs} ms (last: ${lastProblem})`);
   }
 

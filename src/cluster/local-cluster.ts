@@ -68,6 +68,8 @@ export class Cluster {
   readonly ids: number[];
   readonly workDir: string;
   private readonly processes = new Map<number, ChildProcess>();
+  /** The last exit code of each node's process (null: killed by a signal). */
+  private readonly exitCodes = new Map<number, number | null>();
   private ports: number[] = [];
   private readonly extraArgs: readonly string[];
   private readonly dialAddress: ((id: number, peer: number) => string) | undefined;
@@ -108,10 +110,41 @@ export class Cluster {
   }
 
   startNode(id: number): ChildProcess {
-    const log = createWriteStream(path.join(this.workDir, `node-${id}.log`), { flags: 'a' });
+    return this.spawnNode(id, ['--port', String(this.port(id)), '--peers', this.peersFlag(id)]);
+  }
+
+  /**
+   * Starts a node that is not a founding member: `raft-node --join` through the
+   * founding members' addresses (or `join`), on a free port. It becomes part of
+   * `ids`, so waitForLeader and destroy() include it.
+   */
+  async startJoiningNode(id: number, join: readonly string[] = this.addresses(), port?: number): Promise<ChildProcess> {
+    port ??= (await freePorts(1))[0]!;
+    this.ports[id - 1] = port;
+    if (!this.ids.includes(id)) this.ids.push(id);
+    // The shared client dials every node, the new one included.
+    this.client?.close();
+    this.client = undefined;
+    return this.spawnNode(id, ['--port', String(port), '--join', join.join(',')]);
+  }
+
+  /** The path of node `id`'s log file. */
+  logFile(id: number): string {
+    return path.join(this.workDir, `node-${id}.log`);
+  }
+
+  /** Resolves with node `id`'s exit code (null after a signal) once its process exits. */
+  exited(id: number): Promise<number | null> {
+    const child = this.processes.get(id);
+    if (child === undefined) return Promise.resolve(this.exitCodes.get(id) ?? null);
+    return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  private spawnNode(id: number, placement: readonly string[]): ChildProcess {
+    const log = createWriteStream(this.logFile(id), { flags: 'a' });
     const child = spawn(
       process.execPath,
-      [RAFT_NODE_BIN, '--id', String(id), '--port', String(this.port(id)), '--peers', this.peersFlag(id), '--data-dir', path.join(this.workDir, `data-${id}`), ...this.extraArgs, ...(this.nodeArgs?.(id) ?? [])],
+      [RAFT_NODE_BIN, '--id', String(id), ...placement, '--data-dir', path.join(this.workDir, `data-${id}`), ...this.extraArgs, ...(this.nodeArgs?.(id) ?? [])],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     // Two pipes share one file: neither may end it, or the other writes after the end.
@@ -119,7 +152,8 @@ export class Cluster {
     child.stderr!.pipe(log, { end: false });
     child.once('close', () => log.end());
     this.processes.set(id, child);
-    child.once('exit', () => {
+    child.once('exit', (code) => {
+      this.exitCodes.set(id, code);
       if (this.processes.get(id) === child) this.processes.delete(id);
     });
     return child;

@@ -16,6 +16,7 @@ export function nodeStatus(status: CoreStatus, addresses: ReadonlyMap<NodeId, st
     snapshotIndex: status.snapshotIndex,
     firstIndex: status.firstIndex,
     pid,
+    membership: status.voters.includes(status.id) ? 'voter' : status.learners.includes(status.id) ? 'learner' : 'none',
   };
 }
 
@@ -34,6 +35,8 @@ export interface StatusRow {
   /** The first index still in its log. */
   readonly firstIndex: Index;
   readonly pid: number;
+  /** 'voter', 'learner', or 'none' (joining, or removed), in its own configuration. */
+  readonly membership: NodeStatus['membership'];
 }
 
 export function statusRow(status: NodeStatus, address: string): StatusRow {
@@ -49,6 +52,7 @@ export function statusRow(status: NodeStatus, address: string): StatusRow {
     snapshotIndex: status.snapshotIndex,
     firstIndex: status.firstIndex,
     pid: status.pid,
+    membership: status.membership,
   };
 }
 

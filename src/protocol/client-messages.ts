@@ -1,4 +1,5 @@
-import type { Index, NodeId, Role, SnapshotMeta, Term } from '../core/types.js';
+import type { ConfChange } from '../core/membership.js';
+import type { Index, MemberAddress, NodeId, Role, SnapshotMeta, Term } from '../core/types.js';
 
 /**
  * The client protocol: the same 4-byte-length msgpack framing on the same port as
@@ -57,7 +58,58 @@ export interface TransferLeaderRequest {
   readonly target: NodeId;
 }
 
-export type ClientRequest = StatusRequest | KvRequest | SnapshotRequest | TransferLeaderRequest;
+
+/** The members as the leader sees them (etcdctl member list); only the leader
+ * answers, since only it knows each member's match index. */
+export interface MemberListRequest {
+  readonly type: 'MemberListRequest';
+  readonly requestId: number;
+}
+
+/** A change a client may ask for: every ConfChange but the bootstrap entry. */
+export type MemberChange = Exclude<ConfChange, { readonly op: 'bootstrap' }>;
+
+/** One membership change through the leader; answered once it is applied there.
+ * An add-learner of a node that is already a learner at the same address succeeds
+ * without a new entry, so a joining node can always ask. */
+export interface MemberChangeRequest {
+  readonly type: 'MemberChangeRequest';
+  readonly requestId: number;
+  readonly change: MemberChange;
+}
+
+export type ClientRequest = StatusRequest | KvRequest | SnapshotRequest | TransferLeaderRequest | MemberListRequest | MemberChangeRequest;
+
+export type MemberRole = 'voter' | 'learner';
+
+/** One member in a MemberListResponse. */
+export interface MemberInfo {
+  readonly id: NodeId;
+  /** The address its configuration entry carries ('' when none is known). */
+  readonly address: string;
+  readonly role: MemberRole;
+  /** The highest log index known to be on it (the leader's own last index for itself). */
+  readonly match: Index;
+  /** How many entries it is behind the leader's last index. */
+  readonly lag: number;
+}
+
+export interface MemberListResponse {
+  readonly type: 'MemberListResponse';
+  readonly requestId: number;
+  readonly members: readonly MemberInfo[];
+}
+
+/** The configuration after the change, and the index of the entry that made it
+ * (for an idempotent repeat: the index the leader had applied). */
+export interface MemberChangeResponse {
+  readonly type: 'MemberChangeResponse';
+  readonly requestId: number;
+  readonly index: Index;
+  readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+  readonly addresses: readonly MemberAddress[];
+}
 
 export interface NodeStatus {
   readonly id: NodeId;
@@ -74,6 +126,9 @@ export interface NodeStatus {
   /** The first index still in the node's log; entries before it are compacted. */
   readonly firstIndex: Index;
   readonly pid: number;
+  /** Whether this node is a voter or a learner in the configuration it has applied;
+   * 'none' before it has one (a joining node) or after its removal. */
+  readonly membership: MemberRole | 'none';
 }
 
 export interface StatusResponse {
@@ -121,7 +176,16 @@ export type ErrorCode =
   /** Leadership transfer abandoned: the target did not catch up within an election timeout. */
   | 'TRANSFER_TARGET_LAGGING'
   /** Leadership transfer abandoned otherwise (no successor in time, superseded, shutdown). */
-  | 'TRANSFER_ABORTED';
+  | 'TRANSFER_ABORTED'
+  /** A membership change the leader refused (id present, address used, last voter,
+   * a learner far behind, no live quorum after it); retrying will not help as is. */
+  | 'CHANGE_REFUSED'
+  /** Another membership change (or the new leader's first entry) is not applied yet;
+   * retry shortly. */
+  | 'CHANGE_PENDING'
+  /** A promotion the leader refused because the learner is too far behind; retry
+   * once it has caught up. */
+  | 'LEARNER_BEHIND';
 
 export interface ErrorResponse {
   readonly type: 'ErrorResponse';
@@ -147,15 +211,17 @@ export interface TransferLeaderResponse {
   readonly leader: NodeId;
 }
 
-export type ClientResponse = StatusResponse | KvResponse | ErrorResponse | SnapshotResponse | TransferLeaderResponse;
+export type ClientResponse = StatusResponse | KvResponse | ErrorResponse | SnapshotResponse | TransferLeaderResponse | MemberListResponse | MemberChangeResponse;
 
-export const CLIENT_REQUEST_TYPES: readonly ClientRequest['type'][] = ['StatusRequest', 'KvRequest', 'SnapshotRequest', 'TransferLeaderRequest'];
+export const CLIENT_REQUEST_TYPES: readonly ClientRequest['type'][] = ['StatusRequest', 'KvRequest', 'SnapshotRequest', 'TransferLeaderRequest', 'MemberListRequest', 'MemberChangeRequest'];
 export const CLIENT_RESPONSE_TYPES: readonly ClientResponse['type'][] = [
   'StatusResponse',
   'KvResponse',
   'ErrorResponse',
   'SnapshotResponse',
   'TransferLeaderResponse',
+  'MemberListResponse',
+  'MemberChangeResponse',
 ];
 export const ERROR_CODES: readonly ErrorCode[] = [
   'NOT_LEADER',
@@ -169,6 +235,9 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'TRANSFER_NO_TARGET',
   'TRANSFER_TARGET_LAGGING',
   'TRANSFER_ABORTED',
+  'CHANGE_REFUSED',
+  'CHANGE_PENDING',
+  'LEARNER_BEHIND',
 ];
 
 /** Error codes that refuse or end a leadership transfer: definite, never retried. */

@@ -22,6 +22,13 @@ import type {
   KvRequest,
   KvResponse,
   KvResult,
+  MemberChange,
+  MemberChangeRequest,
+  MemberChangeResponse,
+  MemberInfo,
+  MemberListRequest,
+  MemberListResponse,
+  MemberRole,
   NodeStatus,
   SnapshotRequest,
   SnapshotResponse,
@@ -436,6 +443,29 @@ function validateKvOperation(fields: Fields): KvOperation {
   }
 }
 
+function validateMemberListRequest(fields: Fields): MemberListRequest {
+  return { type: 'MemberListRequest', requestId: fields.count('requestId') };
+}
+
+const CHANGE_OPS = ['add-learner', 'add-voter', 'promote', 'remove'] as const;
+
+function validateMemberChange(fields: Fields): MemberChange {
+  const op = fields.oneOf('op', CHANGE_OPS);
+  const id = fields.nodeId('id');
+  switch (op) {
+    case 'add-learner':
+    case 'add-voter':
+      return { op, id, address: fields.string('address') };
+    case 'promote':
+    case 'remove':
+      return { op, id };
+  }
+}
+
+function validateMemberChangeRequest(fields: Fields): MemberChangeRequest {
+  return { type: 'MemberChangeRequest', requestId: fields.count('requestId'), change: validateMemberChange(fields.map('change')) };
+}
+
 // ---- client responses --------------------------------------------------------------
 
 const ROLES: readonly Role[] = ['follower', 'pre-candidate', 'candidate', 'leader'];
@@ -443,6 +473,8 @@ const ROLES: readonly Role[] = ['follower', 'pre-candidate', 'candidate', 'leade
 function validateStatusResponse(fields: Fields): StatusResponse {
   return { type: 'StatusResponse', requestId: fields.count('requestId'), status: validateNodeStatus(fields.map('status')) };
 }
+
+const NODE_MEMBERSHIPS: readonly NodeStatus['membership'][] = ['voter', 'learner', 'none'];
 
 function validateNodeStatus(fields: Fields): NodeStatus {
   return {
@@ -457,6 +489,7 @@ function validateNodeStatus(fields: Fields): NodeStatus {
     snapshotIndex: fields.count('snapshotIndex'),
     firstIndex: fields.count('firstIndex'),
     pid: fields.count('pid'),
+    membership: fields.oneOf('membership', NODE_MEMBERSHIPS),
   };
 }
 
@@ -482,6 +515,29 @@ function validateTransferLeaderRequest(fields: Fields): TransferLeaderRequest {
 
 function validateTransferLeaderResponse(fields: Fields): TransferLeaderResponse {
   return { type: 'TransferLeaderResponse', requestId: fields.count('requestId'), leader: fields.nodeId('leader') };
+}
+
+const MEMBER_ROLES: readonly MemberRole[] = ['voter', 'learner'];
+
+function validateMemberInfo(fields: Fields): MemberInfo {
+  return { id: fields.nodeId('id'), address: fields.string('address'), role: fields.oneOf('role', MEMBER_ROLES), match: fields.count('match'), lag: fields.count('lag') };
+}
+
+function validateMemberListResponse(fields: Fields): MemberListResponse {
+  const members = fields.array('members').map((value, position) => validateMemberInfo(fields.element('members', position, value)));
+  return { type: 'MemberListResponse', requestId: fields.count('requestId'), members };
+}
+
+function validateMemberChangeResponse(fields: Fields): MemberChangeResponse {
+  const config = validateClusterConfig(fields);
+  return {
+    type: 'MemberChangeResponse',
+    requestId: fields.count('requestId'),
+    index: fields.count('index'),
+    voters: config.voters,
+    learners: config.learners,
+    addresses: config.addresses ?? fields.fail('addresses', 'an array'),
+  };
 }
 
 function validateErrorResponse(fields: Fields): ErrorResponse {
@@ -520,6 +576,10 @@ const VALIDATOR_TABLE = {
   SnapshotRequest: validateSnapshotRequest,
   TransferLeaderRequest: validateTransferLeaderRequest,
   TransferLeaderResponse: validateTransferLeaderResponse,
+  MemberListRequest: validateMemberListRequest,
+  MemberChangeRequest: validateMemberChangeRequest,
+  MemberListResponse: validateMemberListResponse,
+  MemberChangeResponse: validateMemberChangeResponse,
   StatusResponse: validateStatusResponse,
   SnapshotResponse: validateSnapshotResponse,
   KvResponse: validateKvResponse,

@@ -80,6 +80,12 @@ describe('raft-node refuses bad input with one clear line', () => {
     }
   });
 
+  it('--join with --peers, or without --port', () => {
+    assertOneLineError(runNode(['--id', '6', '--port', '8006', '--join', '127.0.0.1:8001', '--peers', '1=127.0.0.1:8001']), 2, /--join and --peers exclude each other/);
+    assertOneLineError(runNode(['--id', '6', '--join', '127.0.0.1:8001']), 2, /--join needs --port/);
+    assertOneLineError(runNode(['--id', '6', '--port', '8006', '--join', '127.0.0.1:notaport']), 2, /invalid address "127.0.0.1:notaport"/);
+  });
+
   it('an unknown flag', () => {
     const result = runNode(['--id', '1', '--bogus']);
     assert.equal(result.status, 2);

@@ -58,17 +58,44 @@ const EXAMPLES: readonly WireMessage[] = [
   {
     type: 'StatusResponse',
     requestId: 6,
-    status: { id: 1, role: 'pre-candidate', term: 3, leader: 0, leaderAddress: null, commit: 2, applied: 2, lastIndex: 4, snapshotIndex: 0, firstIndex: 1, pid: 1234 },
+    status: { id: 1, role: 'pre-candidate', term: 3, leader: 0, leaderAddress: null, commit: 2, applied: 2, lastIndex: 4, snapshotIndex: 0, firstIndex: 1, pid: 1234, membership: 'voter' },
   },
   {
     type: 'StatusResponse',
     requestId: 7,
-    status: { id: 2, role: 'leader', term: 3, leader: 2, leaderAddress: '127.0.0.1:8002', commit: 5, applied: 5, lastIndex: 5, snapshotIndex: 0, firstIndex: 1, pid: 1 },
+    status: { id: 2, role: 'leader', term: 3, leader: 2, leaderAddress: '127.0.0.1:8002', commit: 5, applied: 5, lastIndex: 5, snapshotIndex: 0, firstIndex: 1, pid: 1, membership: 'learner' },
   },
   { type: 'KvResponse', requestId: 8, result: { ok: true, value: null, index: 12 } },
   { type: 'KvResponse', requestId: 9, result: { ok: false, value: 'current', index: 0 } },
   { type: 'ErrorResponse', requestId: 10, code: 'NOT_LEADER', message: 'not the leader', leader: 2, leaderAddress: '127.0.0.1:8002' },
   { type: 'ErrorResponse', requestId: 11, code: 'BUSY', message: '', leader: 0, leaderAddress: null },
+  { type: 'ErrorResponse', requestId: 12, code: 'CHANGE_REFUSED', message: 'node 3 is already a member', leader: 1, leaderAddress: '127.0.0.1:8001' },
+  { type: 'ErrorResponse', requestId: 13, code: 'CHANGE_PENDING', message: 'retry shortly', leader: 1, leaderAddress: null },
+  { type: 'MemberListRequest', requestId: 14 },
+  {
+    type: 'MemberListResponse',
+    requestId: 15,
+    members: [
+      { id: 1, address: '127.0.0.1:8001', role: 'voter', match: 40, lag: 0 },
+      { id: 6, address: '127.0.0.1:8006', role: 'learner', match: 12, lag: 28 },
+    ],
+  },
+  { type: 'MemberListResponse', requestId: 16, members: [] },
+  { type: 'MemberChangeRequest', requestId: 17, change: { op: 'add-learner', id: 6, address: '127.0.0.1:8006' } },
+  { type: 'MemberChangeRequest', requestId: 18, change: { op: 'add-voter', id: 7, address: '[::1]:8007' } },
+  { type: 'MemberChangeRequest', requestId: 19, change: { op: 'promote', id: 6 } },
+  { type: 'MemberChangeRequest', requestId: 20, change: { op: 'remove', id: 1 } },
+  {
+    type: 'MemberChangeResponse',
+    requestId: 21,
+    index: 44,
+    voters: [1, 2, 3],
+    learners: [6],
+    addresses: [
+      { id: 1, address: '127.0.0.1:8001' },
+      { id: 6, address: '127.0.0.1:8006' },
+    ],
+  },
 ];
 
 /** Encodes an arbitrary value the way a (possibly hostile) peer could. */
@@ -227,6 +254,33 @@ describe('codec validation', () => {
         status: { id: 1, role: 'king', term: 1, leader: 0, leaderAddress: null, commit: 0, applied: 0, lastIndex: 0, snapshotIndex: 0, firstIndex: 1, pid: 1 },
       }),
       mention: 'StatusResponse.status.role',
+    },
+    {
+      name: 'unknown membership in a status',
+      body: raw({
+        type: 'StatusResponse',
+        requestId: 1,
+        status: { id: 1, role: 'leader', term: 1, leader: 1, leaderAddress: null, commit: 0, applied: 0, lastIndex: 0, snapshotIndex: 0, firstIndex: 1, pid: 1, membership: 'observer' },
+      }),
+      mention: 'StatusResponse.status.membership',
+    },
+    { name: 'a bootstrap change from a client', body: raw({ type: 'MemberChangeRequest', requestId: 1, change: { op: 'bootstrap', id: 1 } }), mention: 'MemberChangeRequest.change.op' },
+    { name: 'a change naming node 0', body: raw({ type: 'MemberChangeRequest', requestId: 1, change: { op: 'remove', id: 0 } }), mention: 'MemberChangeRequest.change.id' },
+    { name: 'an add without an address', body: raw({ type: 'MemberChangeRequest', requestId: 1, change: { op: 'add-learner', id: 6 } }), mention: 'MemberChangeRequest.change.address' },
+    {
+      name: 'a member of an unknown role',
+      body: raw({ type: 'MemberListResponse', requestId: 1, members: [{ id: 1, address: 'a:1', role: 'witness', match: 0, lag: 0 }] }),
+      mention: 'MemberListResponse.members[0].role',
+    },
+    {
+      name: 'a change response listing a member twice',
+      body: raw({ type: 'MemberChangeResponse', requestId: 1, index: 3, voters: [1, 2], learners: [2], addresses: [] }),
+      mention: 'MemberChangeResponse.voters',
+    },
+    {
+      name: 'a change response without addresses',
+      body: raw({ type: 'MemberChangeResponse', requestId: 1, index: 3, voters: [1], learners: [] }),
+      mention: 'MemberChangeResponse.addresses',
     },
     {
       name: 'KvResult value of the wrong type',

@@ -29,6 +29,7 @@ const STATUS: NodeStatus = {
   snapshotIndex: 0,
   firstIndex: 1,
   pid: process.pid,
+  membership: 'voter',
 };
 
 function heartbeat(context: number): PeerMessage {
