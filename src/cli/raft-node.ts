@@ -258,7 +258,9 @@ async function run(settings: NodeSettings): Promise<void> {
     const meta = await restoreDataDir(new NodeFileSystem(), settings.dataDir, settings.restore, [...settings.peers.keys()]);
     logger.info({ file: settings.restore, index: meta.index, term: meta.term, dataDir: settings.dataDir }, 'data dir restored from backup');
   }
-  const cluster = await loadOrCreateClusterId(settings.dataDir, deriveClusterId(settings.security.clusterToken, settings.peers.keys()), settings.security.clusterId);
+  // A node joining a cluster takes the cluster's id, as the members report it.
+  const joinedId = settings.join !== undefined && settings.security.clusterId === undefined ? await discoverClusterId(settings.join, tlsMaterial, logger) : undefined;
+  const cluster = await loadOrCreateClusterId(settings.dataDir, joinedId ?? deriveClusterId(settings.security.clusterToken, settings.peers.keys()), settings.security.clusterId);
   if (cluster.created) logger.info({ clusterId: cluster.clusterId }, 'cluster id created');
   const kv = new KvStateMachine();
   const observability = settings.httpPort === undefined ? undefined : createObservability(settings);
@@ -295,7 +297,7 @@ async function run(settings: NodeSettings): Promise<void> {
   const { node, transport, address: bound } = handle;
   if (node.status().removed) onRemoved();
   const addresses = new Map([...settings.peers].map(([id, address]) => [id, formatAddress(address)]));
-  const clients = new ClientService({ node, kv, limits: settings.limits, addresses, logger });
+  const clients = new ClientService({ node, kv, limits: settings.limits, addresses, logger, clusterId: cluster.clusterId });
   transport.onClientRequest((request, reply) => clients.handle(request, reply));
   if (observability !== undefined) {
     try {
@@ -440,6 +442,24 @@ async function startHttp(
   const bound = await server.listen();
   httpAddress = formatAddress({ host: settings.host, port: bound.port });
   logger.info({ http: httpAddress }, 'http endpoint listening');
+}
+
+/** The cluster id the --join members report (they all carry the same); undefined when
+ * none answers with one (the join itself will then fail with a clear error). */
+async function discoverClusterId(join: readonly string[], tls: TlsMaterial | undefined, logger: Logger): Promise<string | undefined> {
+  const client = new RaftClient({ cluster: join, deadlineMs: 5_000, tls });
+  try {
+    const rows = await client.clusterStatus(2_000);
+    for (const row of rows) {
+      if ('status' in row && row.status.clusterId !== '') {
+        logger.info({ clusterId: row.status.clusterId, from: row.address }, 'cluster id learned from the cluster');
+        return row.status.clusterId;
+      }
+    }
+    return undefined;
+  } finally {
+    client.close();
+  }
 }
 
 function exitSoon(logger: Logger, code: number): void {

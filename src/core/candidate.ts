@@ -49,10 +49,13 @@ function onVoteResponse(r: Raft, votes: Map<NodeId, boolean>, m: VoteResponse): 
 /** Followers and candidates: campaign when the randomized election timeout passes. */
 export function tickElection(r: Raft): void {
   r.electionElapsed += 1;
+  // A learner, a node still joining, or a removed node never campaigns. Its timer
+  // keeps running, so once the leader has been silent for an election timeout it no
+  // longer refuses votes for a live leader: it may be a voter in the candidate's newer
+  // configuration that it has not applied yet.
+  if (!r.isPromotable()) return;
   if (r.electionElapsed < r.randomizedElectionTicks) return;
   r.electionElapsed = 0;
-  // A learner, a node still joining, or a removed node never campaigns.
-  if (!r.isPromotable()) return;
   r.logger.warn({ term: r.term, leader: r.leaderId, ticks: r.randomizedElectionTicks }, 'election timeout, campaigning');
   r.hup();
 }

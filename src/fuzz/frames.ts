@@ -46,7 +46,7 @@ export function randomMessage(random: Random): WireMessage {
     case 10:
       return { type: 'PeerHello', clusterId: `c${random.nextInt(10)}`, from, to };
     case 11:
-      return { type: 'StatusResponse', requestId, status: { id: from, role: 'leader', term, leader: from, leaderAddress: null, commit: 0, applied: 0, lastIndex: 0, snapshotIndex: 0, firstIndex: 1, membership: 'voter', pid: 1 } };
+      return { type: 'StatusResponse', requestId, status: { id: from, role: 'leader', term, leader: from, leaderAddress: null, commit: 0, applied: 0, lastIndex: 0, snapshotIndex: 0, firstIndex: 1, clusterId: '', membership: 'voter', pid: 1 } };
     default:
       return { type: 'ErrorResponse', requestId, code: 'BUSY', message: 'fuzz', leader: 0, leaderAddress: null };
   }

@@ -31,6 +31,8 @@ export interface ClientServiceOptions {
    * for it (the --peers addresses). */
   readonly addresses: ReadonlyMap<NodeId, string>;
   readonly logger: NodeLogger;
+  /** The node's cluster id, reported in status for nodes that join. */
+  readonly clusterId?: string;
   /** Proposals in flight beyond which new writes are refused with BUSY. */
   readonly pendingWritesMax?: number;
 }
@@ -52,7 +54,7 @@ export class ClientService {
 
   handle(request: ClientRequest, reply: (response: ClientResponse) => void): void {
     if (request.type === 'StatusRequest') {
-      reply({ type: 'StatusResponse', requestId: request.requestId, status: nodeStatus(this.options.node.status(), this.addresses()) });
+      reply({ type: 'StatusResponse', requestId: request.requestId, status: nodeStatus(this.options.node.status(), this.addresses(), process.pid, this.options.clusterId ?? '') });
       return;
     }
     if (request.type === 'MemberListRequest') {

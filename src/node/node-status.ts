@@ -3,7 +3,7 @@ import type { Index, NodeId, Term } from '../core/types.js';
 import type { NodeStatus } from '../protocol/client-messages.js';
 
 /** The node view that the client protocol's StatusResponse carries. */
-export function nodeStatus(status: CoreStatus, addresses: ReadonlyMap<NodeId, string>, pid: number = process.pid): NodeStatus {
+export function nodeStatus(status: CoreStatus, addresses: ReadonlyMap<NodeId, string>, pid: number = process.pid, clusterId = ''): NodeStatus {
   return {
     id: status.id,
     role: status.role,
@@ -15,6 +15,7 @@ export function nodeStatus(status: CoreStatus, addresses: ReadonlyMap<NodeId, st
     lastIndex: status.lastIndex,
     snapshotIndex: status.snapshotIndex,
     firstIndex: status.firstIndex,
+    clusterId,
     pid,
     membership: status.voters.includes(status.id) ? 'voter' : status.learners.includes(status.id) ? 'learner' : 'none',
   };

@@ -125,6 +125,9 @@ export interface NodeStatus {
   readonly snapshotIndex: Index;
   /** The first index still in the node's log; entries before it are compacted. */
   readonly firstIndex: Index;
+  /** The cluster id every peer hello carries ('' when the node runs without one); a
+   * node joining with --join learns it here. */
+  readonly clusterId: string;
   readonly pid: number;
   /** Whether this node is a voter or a learner in the configuration it has applied;
    * 'none' before it has one (a joining node) or after its removal. */

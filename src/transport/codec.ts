@@ -488,6 +488,7 @@ function validateNodeStatus(fields: Fields): NodeStatus {
     lastIndex: fields.count('lastIndex'),
     snapshotIndex: fields.count('snapshotIndex'),
     firstIndex: fields.count('firstIndex'),
+    clusterId: fields.string('clusterId'),
     pid: fields.count('pid'),
     membership: fields.oneOf('membership', NODE_MEMBERSHIPS),
   };

@@ -29,7 +29,7 @@ async function fakeNode(id: number, behaviour: Behaviour): Promise<FakeNode> {
   const requests: KvRequest[] = [];
   server.onClientRequest((request: ClientRequest, reply) => {
     if (request.type === 'StatusRequest') {
-      reply({ type: 'StatusResponse', requestId: request.requestId, status: { id, role: 'follower', term: 1, leader: 0, leaderAddress: null, commit: 0, applied: 0, lastIndex: 0, snapshotIndex: 0, firstIndex: 1, pid: 1, membership: 'voter' } });
+      reply({ type: 'StatusResponse', requestId: request.requestId, status: { id, role: 'follower', term: 1, leader: 0, leaderAddress: null, commit: 0, applied: 0, lastIndex: 0, snapshotIndex: 0, firstIndex: 1, clusterId: '', pid: 1, membership: 'voter' } });
       return;
     }
     if (request.type !== 'KvRequest') return;

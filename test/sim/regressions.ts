@@ -15,4 +15,8 @@ export const REGRESSION_SEEDS: readonly { readonly seed: number; readonly bug: s
     seed: 0x5eed0000,
     bug: 'a sole voter with a learner waited for heartbeat answers to confirm a ReadIndex round, but only voters confirm, so linearizable reads never completed',
   },
+  {
+    seed: 0x5eed03a5,
+    bug: 'a learner reset its election timer as if it campaigned, so it kept counting its silent leader as alive and refused the votes its promoter (now needing it in a two-voter configuration) asked for',
+  },
 ];

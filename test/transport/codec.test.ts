@@ -58,12 +58,12 @@ const EXAMPLES: readonly WireMessage[] = [
   {
     type: 'StatusResponse',
     requestId: 6,
-    status: { id: 1, role: 'pre-candidate', term: 3, leader: 0, leaderAddress: null, commit: 2, applied: 2, lastIndex: 4, snapshotIndex: 0, firstIndex: 1, pid: 1234, membership: 'voter' },
+    status: { id: 1, role: 'pre-candidate', term: 3, leader: 0, leaderAddress: null, commit: 2, applied: 2, lastIndex: 4, snapshotIndex: 0, firstIndex: 1, clusterId: '', pid: 1234, membership: 'voter' },
   },
   {
     type: 'StatusResponse',
     requestId: 7,
-    status: { id: 2, role: 'leader', term: 3, leader: 2, leaderAddress: '127.0.0.1:8002', commit: 5, applied: 5, lastIndex: 5, snapshotIndex: 0, firstIndex: 1, pid: 1, membership: 'learner' },
+    status: { id: 2, role: 'leader', term: 3, leader: 2, leaderAddress: '127.0.0.1:8002', commit: 5, applied: 5, lastIndex: 5, snapshotIndex: 0, firstIndex: 1, clusterId: '', pid: 1, membership: 'learner' },
   },
   { type: 'KvResponse', requestId: 8, result: { ok: true, value: null, index: 12 } },
   { type: 'KvResponse', requestId: 9, result: { ok: false, value: 'current', index: 0 } },
@@ -260,7 +260,7 @@ describe('codec validation', () => {
       body: raw({
         type: 'StatusResponse',
         requestId: 1,
-        status: { id: 1, role: 'leader', term: 1, leader: 1, leaderAddress: null, commit: 0, applied: 0, lastIndex: 0, snapshotIndex: 0, firstIndex: 1, pid: 1, membership: 'observer' },
+        status: { id: 1, role: 'leader', term: 1, leader: 1, leaderAddress: null, commit: 0, applied: 0, lastIndex: 0, snapshotIndex: 0, firstIndex: 1, clusterId: '', pid: 1, membership: 'observer' },
       }),
       mention: 'StatusResponse.status.membership',
     },

@@ -28,6 +28,7 @@ const STATUS: NodeStatus = {
   lastIndex: 3,
   snapshotIndex: 0,
   firstIndex: 1,
+  clusterId: '',
   pid: process.pid,
   membership: 'voter',
 };
