@@ -37,6 +37,8 @@ export class NodeMetrics implements NodeObserver {
   #failed = 0;
   #applied: Index = 0;
   readonly #fsync: Histogram;
+  readonly #snapshotSave: Histogram;
+  readonly #snapshotsInstalled: Counter;
   readonly #roundTrip: Histogram<'peer'>;
 
   constructor(options: NodeMetricsOptions = {}) {
@@ -83,6 +85,8 @@ export class NodeMetrics implements NodeObserver {
     peerBytes(`${PREFIX}peer_sent_bytes_total`, 'Bytes sent to each peer.', (c) => c.sentBytes);
     peerBytes(`${PREFIX}peer_received_bytes_total`, 'Bytes received from each peer.', (c) => c.receivedBytes);
     this.#fsync = new Histogram({ name: `${PREFIX}wal_fsync_duration_seconds`, help: 'Latency of WAL writes that fsync.', buckets: DURATION_BUCKETS, registers });
+    this.#snapshotSave = new Histogram({ name: `${PREFIX}snapshot_save_duration_seconds`, help: 'Time to serialize and save a snapshot taken here.', buckets: DURATION_BUCKETS, registers });
+    this.#snapshotsInstalled = new Counter({ name: `${PREFIX}snapshots_installed_total`, help: 'Snapshots received from a leader and installed.', registers });
     this.#roundTrip = new Histogram({ name: `${PREFIX}peer_round_trip_seconds`, help: 'Heartbeat round trip to each peer (leader only).', labelNames: ['peer'], buckets: DURATION_BUCKETS, registers });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
   }
@@ -120,6 +124,11 @@ export class NodeMetrics implements NodeObserver {
         if (counts.heartbeatSentAt < 0) counts.heartbeatSentAt = performance.now();
       }
     }
+  }
+
+  snapshotSaved(_index: number, _bytes: number, seconds: number, installed: boolean): void {
+    if (installed) this.#snapshotsInstalled.inc();
+    else this.#snapshotSave.observe(seconds);
   }
 
   persisted(seconds: number, _entries: number, synced: boolean): void {

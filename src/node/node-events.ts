@@ -37,6 +37,7 @@ export type NodeEvent = EventBase &
     | { readonly type: 'vote-answered'; readonly from: NodeId; readonly granted: boolean; readonly pre: boolean }
     | ({ readonly type: 'traffic'; readonly peer: NodeId; readonly direction: 'sent' | 'received' } & Readonly<TrafficCounts>)
     | { readonly type: 'commit'; readonly commit: Index; readonly applied: Index }
+    | { readonly type: 'snapshot'; readonly index: Index; readonly bytes: number; readonly installed: boolean }
     | { readonly type: 'stop' }
   );
 
@@ -154,6 +155,10 @@ export class NodeEvents implements NodeObserver {
   }
 
   persisted(): void {}
+
+  snapshotSaved(index: Index, bytes: number, _seconds: number, installed: boolean): void {
+    this.#emit({ type: 'snapshot', node: this.#id, term: this.#term, ts: this.#now(), index, bytes, installed });
+  }
 
   received(message: PeerMessage): void {
     if (message.type === 'VoteRequest') {

@@ -22,6 +22,9 @@ export interface NodeObserver {
   proposed(outcome: Promise<unknown>): void;
   /** A proposal was refused at once (not the leader). */
   proposalRefused(): void;
+  /** A snapshot was saved: taken here (`installed` false) or installed from the
+   * leader; `seconds` from the view to the file on disk. */
+  snapshotSaved(index: Index, bytes: number, seconds: number, installed: boolean): void;
   /** The node stopped. */
   stopped(): void;
 }
@@ -35,6 +38,7 @@ export function combineObservers(...observers: readonly NodeObserver[]): NodeObs
     applied: (entries, applied) => observers.forEach((o) => o.applied(entries, applied)),
     proposed: (outcome) => observers.forEach((o) => o.proposed(outcome)),
     proposalRefused: () => observers.forEach((o) => o.proposalRefused()),
+    snapshotSaved: (index, bytes, seconds, installed) => observers.forEach((o) => o.snapshotSaved(index, bytes, seconds, installed)),
     stopped: () => observers.forEach((o) => o.stopped()),
   };
 }

@@ -466,6 +466,7 @@ export class RaftNode<Result> {
     this.snapshotIndex = Math.max(this.snapshotIndex, snapshot.index);
     this.proposals.replacedUpTo(snapshot.index);
     this.log.info({ index: snapshot.index, term: snapshot.term, bytes, ms: Math.round(this.now() - started), from: received.message.from }, 'installed snapshot');
+    this.options.observer?.snapshotSaved(snapshot.index, bytes, (this.now() - started) / 1000, true);
   }
 
   /** Streams the newest snapshot to a follower and reports the outcome to the core. */
@@ -517,6 +518,7 @@ export class RaftNode<Result> {
         if (this.stopped) return;
         this.snapshotIndex = Math.max(this.snapshotIndex, meta.index);
         this.log.info({ index: meta.index, term: meta.term, bytes, ms: Math.round(this.now() - started) }, 'snapshot taken');
+        this.options.observer?.snapshotSaved(meta.index, bytes, (this.now() - started) / 1000, false);
         const base = this.core.snapshotSaved(meta, meta.index - this.snapshotPolicy.trailing);
         if (base !== undefined) {
           await this.storageQueue.run(() => this.options.storage.compact(base));

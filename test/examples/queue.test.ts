@@ -36,7 +36,10 @@ describe('examples/queue: a custom state machine on a 3-node cluster', () => {
         dataDir: path.join(workDir, `node-${id}`),
         stateMachine: machine,
         logger: pino({ level: 'silent' }),
-        tickMs: 20,
+        tickMs: 50,
+        // Long enough that a loaded machine does not depose the leader mid-test: a
+        // push whose outcome is unknown cannot be retried on a queue.
+        core: { electionTicks: 20 },
         snapshotPolicy: { entries: 20, trailing: 5 },
       }));
     };
