@@ -1,4 +1,4 @@
-import { handleAppend, handleHeartbeat, handleSnapshot, heardFromLeader } from './follower.js';
+import { stepFollower } from './follower.js';
 import type { PeerMessage, VoteResponse } from './messages.js';
 import { voteOutcome } from './quorum.js';
 import type { Raft } from './raft.js';
@@ -9,20 +9,12 @@ import { NO_NODE } from './types.js';
 export function stepCandidate(r: Raft, votes: Map<NodeId, boolean>, m: PeerMessage): void {
   switch (m.type) {
     case 'AppendRequest':
-      // Raft paper §5.2: a candidate that hears from a leader of its term steps down.
-      r.becomeFollower(r.term, NO_NODE, 'leader of this term exists');
-      heardFromLeader(r, m.from);
-      handleAppend(r, m);
-      break;
     case 'HeartbeatRequest':
-      r.becomeFollower(r.term, NO_NODE, 'leader of this term exists');
-      heardFromLeader(r, m.from);
-      handleHeartbeat(r, m);
-      break;
     case 'InstallSnapshot':
+      // Raft paper §5.2: a candidate that hears from a leader of its term steps down
+      // and handles the message as that leader's follower.
       r.becomeFollower(r.term, NO_NODE, 'leader of this term exists');
-      heardFromLeader(r, m.from);
-      handleSnapshot(r, m);
+      stepFollower(r, m);
       break;
     case 'VoteResponse':
       onVoteResponse(r, votes, m);
