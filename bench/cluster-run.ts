@@ -4,7 +4,7 @@
  * stale reads, failover, and the nodes' resource use; tear it down in a `finally`.
  */
 import path from 'node:path';
-import { Cluster } from '../src/cluster/local-cluster.js';
+import { Cluster, freePorts } from '../src/cluster/local-cluster.js';
 import type { RaftClient } from '../src/client/raft-client.js';
 import { register, teardown } from './cleanup.js';
 import { runFailover } from './failover.js';
@@ -29,6 +29,8 @@ export interface BenchSettings {
   readonly valueBytes: number;
   readonly kills: number;
   readonly requestDeadlineMs: number;
+  /** Nodes serve /metrics (--http-port), which turns on the driver's observers. */
+  readonly metrics?: boolean;
 }
 
 export type PhaseResult = LoadResult & { readonly cpu: CpuShare };
@@ -179,9 +181,10 @@ function resources(bench: ClusterBench, dataDirStart: number, loadCpuStart: Node
   };
 }
 
-async function startCluster(nodes: number, progress: Progress): Promise<{ cluster: Cluster; startupMs: number }> {
+async function startCluster(nodes: number, progress: Progress, metrics: boolean): Promise<{ cluster: Cluster; startupMs: number }> {
   progress.begin(`${nodes} nodes: starting`);
-  const cluster = new Cluster({ nodes });
+  const httpPorts = metrics ? await freePorts(nodes) : [];
+  const cluster = new Cluster({ nodes, nodeArgs: metrics ? (id) => ['--http-port', String(httpPorts[id - 1])] : undefined });
   register(cluster);
   const started = performance.now();
   await cluster.start();
@@ -192,7 +195,7 @@ async function startCluster(nodes: number, progress: Progress): Promise<{ cluste
 
 /** Runs every phase on a fresh cluster of `nodes` nodes; the cluster is always torn down. */
 export async function runCluster(nodes: number, settings: BenchSettings, progress: Progress, onCluster: (cluster: Cluster) => void): Promise<ClusterResult> {
-  const { cluster, startupMs } = await startCluster(nodes, progress);
+  const { cluster, startupMs } = await startCluster(nodes, progress, settings.metrics ?? false);
   try {
     onCluster(cluster);
     return await measureCluster(cluster, startupMs, settings, progress);

@@ -43,6 +43,7 @@ interface RawOptions {
   loopsPerClient: string;
   save: boolean;
   soak: boolean;
+  metrics: boolean;
   soakWrites: string;
   soakMaxSeconds?: string;
 }
@@ -98,6 +99,7 @@ function settingsFrom(raw: RawOptions): BenchSettings & { quick: boolean; nodeFl
     valueBytes: number('--value-bytes', raw.valueBytes, 1, 1_000_000),
     kills: number('--kills', raw.kills ?? (quick ? '2' : '5'), 0, 20),
     requestDeadlineMs: 10_000,
+    metrics: raw.metrics,
   };
 }
 
@@ -133,6 +135,7 @@ function parseArgs(argv: readonly string[]): { settings: BenchSettings & { quick
     .option('--kills <n>', 'leader kills in the failover phase (default 5; 2 with --quick)')
     .option('--loops-per-client <n>', 'request loops sharing one RaftClient', '16')
     .option('--no-save', 'do not write the result to bench/results/')
+    .option('--metrics', 'nodes serve /metrics, /status and /events (--http-port): the cost of observability', false)
     .option('--soak', 'run the soak (3 nodes, 64 in flight, default snapshot policy) instead of the regular phases', false)
     .option('--soak-writes <n>', 'writes in the soak', '1000000')
     .option('--soak-max-seconds <n>', 'bound on the soak load (default 120 + writes/1000)')
