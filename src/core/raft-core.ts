@@ -221,7 +221,10 @@ export class RaftCore {
       hardState: hardStateChanged ? hardState : undefined,
       entries,
       mustSync:
-        entries.length > 0 || hardState.term !== this.persistedHardState.term || hardState.vote !== this.persistedHardState.vote,
+        entries.length > 0 ||
+        hardState.term !== this.persistedHardState.term ||
+        hardState.vote !== this.persistedHardState.vote ||
+        this.commitsConfChange(this.persistedHardState.commit, hardState.commit),
       messages: r.messages,
       committedEntries,
       readStates: r.readStates,
@@ -293,6 +296,20 @@ export class RaftCore {
       peers,
       transferTarget: leader?.transfer.target ?? 0,
     };
+  }
+
+  /**
+   * Whether commit moving from `from` to `to` commits a membership change. Such a
+   * commit index is made durable before the change is applied: a node that lost it
+   * in a crash would restart in the old configuration, which may need the vote of a
+   * member that has since applied its removal and gone (found by the simulator).
+   */
+  private commitsConfChange(from: Index, to: Index): boolean {
+    const log = this.r.log;
+    for (let index = Math.max(from + 1, log.firstIndexHeld()); index <= to; index += 1) {
+      if (log.entry(index)?.kind === EntryKind.ConfChange) return true;
+    }
+    return false;
   }
 
   private applyConfChanges(from: Index, to: Index): void {

@@ -10,6 +10,11 @@ import type { ConfChange } from '../../src/core/membership.js';
 import type { StepResult } from '../../src/core/raft-core.js';
 import { EntryKind } from '../../src/core/types.js';
 import { CoreNetwork } from '../helpers/core-network.js';
+import { DEFAULT_CORE_CONFIG } from '../../src/core/config.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { encodeConfChange } from '../../src/core/membership.js';
+import { RaftCore } from '../../src/core/raft-core.js';
+import { SeededRandom } from '../../src/core/random.js';
 
 const plain = { preVote: false, checkQuorum: false };
 
@@ -119,6 +124,29 @@ describe('membership changes (thesis §4.1)', () => {
     assert.equal(reason({ op: 'add-voter', id: 4, address: 'n4' }), 'no-quorum');
     assert.equal(reason({ op: 'remove', id: 2 }), 'no-quorum', '1 of {1,3} is not a quorum');
     assert.equal(net.core(2).step({ type: 'ProposeConfChange', change: { op: 'remove', id: 1 } }).ok, false, 'only a leader proposes');
+  });
+
+  it('makes the commit of a membership change durable before it applies (a commit-only change otherwise is not)', () => {
+    const follower = (third: EntryKind): RaftCore => {
+      const bootstrap = { index: 1, term: 1, kind: EntryKind.ConfChange, data: encodeConfChange({ op: 'bootstrap', config: { voters: [1, 2, 3], learners: [] } }) };
+      const data = third === EntryKind.ConfChange ? encodeConfChange({ op: 'add-learner', id: 4, address: 'n4' }) : new Uint8Array([7]);
+      const core = new RaftCore({
+        config: { ...DEFAULT_CORE_CONFIG, ...plain, id: 2, voters: [] },
+        initial: { hardState: { term: 2, vote: 1, commit: 2 }, entries: [bootstrap, { index: 2, term: 2, kind: EntryKind.Noop, data: new Uint8Array() }, { index: 3, term: 2, kind: third, data }], applied: 0 },
+        random: new SeededRandom(3),
+        logger: silentLogger,
+      });
+      core.ready();
+      core.advance();
+      core.step({ type: 'HeartbeatRequest', from: 1, to: 2, term: 2, commit: 3, context: 0 });
+      return core;
+    };
+    const change = follower(EntryKind.ConfChange).ready();
+    assert.deepEqual(change.committedEntries.map((e) => e.index), [3]);
+    assert.equal(change.entries.length, 0, 'only the commit index moves');
+    assert.equal(change.mustSync, true, 'the commit of a membership change is fsynced before it applies');
+    const command = follower(EntryKind.Command).ready();
+    assert.equal(command.mustSync, false, 'the commit of a command alone is not');
   });
 
   it('a removed follower learns of its removal; a removed leader hands over and steps down', () => {

@@ -232,6 +232,13 @@ export class CoreNetwork {
     return this.core(id).status().firstIndex;
   }
 
+  /** Delivers what is queued now, without handling the Readies it causes. */
+  deliverAll(): void {
+    const batch = this.queue;
+    this.queue = [];
+    for (const message of batch) this.deliver(message);
+  }
+
   /** Messages produced so far and not yet delivered (handles Readies first). */
   takeMessages(): PeerMessage[] {
     this.processReadies();

@@ -19,4 +19,12 @@ export const REGRESSION_SEEDS: readonly { readonly seed: number; readonly bug: s
     seed: 0x5eed03a5,
     bug: 'a learner reset its election timer as if it campaigned, so it kept counting its silent leader as alive and refused the votes its promoter (now needing it in a two-voter configuration) asked for',
   },
+  {
+    seed: 0x10462,
+    bug: 'the commit index of a membership change was not made durable before the change applied: the sole remaining voter restarted without it, in the old two-voter configuration whose other member had applied its removal and gone',
+  },
+  {
+    seed: 0x10b23,
+    bug: 'the same lost commit of a membership change, after a graceful stop',
+  },
 ];
