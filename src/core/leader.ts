@@ -283,6 +283,9 @@ export class Leader {
     // campaign in the old configuration, which may need this node's vote (etcd keeps
     // a removed leader leading for the same reason).
     this.handover = { removalIndex: index, since: r.tickCount, round: 0, successor: NO_NODE };
+    // A transfer's TimeoutNow could reach the successor before it knows the removal
+    // committed, and it would campaign in the old configuration.
+    this.transfer.supersede();
     r.logger.info({ index, term: r.term }, 'leader removed from the configuration; handing over');
     this.maybeHandOver();
   }

@@ -117,6 +117,12 @@ export class LeaderTransfer {
     else this.r.logger.info({ target, reason: 'stepped-down' satisfies TransferAbortReason, term }, 'leadership transfer aborted');
   }
 
+  /** The leader applied its own removal: its hand-over (Leader) takes over, and only
+   * sends TimeoutNow once the successor knows the removal is committed. */
+  supersede(): void {
+    if (this.current !== NO_NODE) this.abort('superseded');
+  }
+
   private abort(reason: TransferAbortReason): void {
     const target = this.current;
     this.current = NO_NODE;

@@ -27,4 +27,8 @@ export const REGRESSION_SEEDS: readonly { readonly seed: number; readonly bug: s
     seed: 0x10b23,
     bug: 'the same lost commit of a membership change, after a graceful stop',
   },
+  {
+    seed: 0x5eed04a1,
+    bug: 'a leadership transfer in flight when the leader applied its own removal sent TimeoutNow before the successor knew the removal committed; it won in the old configuration, which then needed the removed node',
+  },
 ];

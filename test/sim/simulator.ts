@@ -405,7 +405,9 @@ class Simulation {
     this.removed.add(id);
     this.log().warn({ node: id }, 'removed from the cluster; stopping it');
     const node = this.nodes.get(id)!;
-    this.world.at(0, `n${id} removed`, () => node.crash());
+    // It lingers a little, as raft-node does before it exits: a member that has not
+    // applied the removal yet may still need its vote or its acknowledgement.
+    this.world.at(2_000, `n${id} removed`, () => node.crash());
   }
 
   /** Asks the leader for one random membership change; refusals are fine. */
