@@ -138,7 +138,11 @@ export class RaftCore {
     // The leader of this term stays heard after it left the configuration: it is
     // handing over (its TimeoutNow) or telling followers that its removal committed.
     const currentLeader = input.from === r.leaderId && input.term === r.term;
-    if (input.to !== r.id || input.from === r.id || (!joining && !currentLeader && !r.isMember(input.from))) return { ok: false, reason: 'unknown-peer' };
+    // A leader's messages are taken from anyone, as etcd does: a node whose
+    // configuration lags (it has not applied the change that added this leader) can
+    // only catch up by listening to it. Votes and answers still need a member.
+    const leaderMessage = input.type === 'AppendRequest' || input.type === 'HeartbeatRequest' || input.type === 'InstallSnapshot' || input.type === 'TimeoutNow';
+    if (input.to !== r.id || input.from === r.id || (!joining && !currentLeader && !leaderMessage && !r.isMember(input.from))) return { ok: false, reason: 'unknown-peer' };
     if (r.logger.isLevelEnabled('trace')) r.logger.trace({ message: input }, 'message received');
     r.step(input);
     return { ok: true };

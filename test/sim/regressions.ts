@@ -31,4 +31,8 @@ export const REGRESSION_SEEDS: readonly { readonly seed: number; readonly bug: s
     seed: 0x5eed04a1,
     bug: 'a leadership transfer in flight when the leader applied its own removal sent TimeoutNow before the successor knew the removal committed; it won in the old configuration, which then needed the removed node',
   },
+  {
+    seed: 0x5eed0552,
+    bug: 'a voter that had not yet applied the change adding the new leader dropped all its messages as from an unknown peer, so it could never catch up',
+  },
 ];
