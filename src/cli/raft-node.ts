@@ -24,12 +24,11 @@ import { formatAddress, parseAddress } from '../transport/address.js';
 import type { CoreStatus } from '../core/raft-core.js';
 import type { CoreInitialState } from '../core/raft-core.js';
 import type { RaftNode } from '../node/raft-node.js';
-import { NodeHttpServer } from '../http/node-http-server.js';
-import { NodeEvents } from '../node/node-events.js';
-import { NodeMetrics } from '../node/metrics.js';
+// Metrics, events and the HTTP endpoint are loaded only with --http-port: prom-client
+// and its collectors are several megabytes of memory a node without them never needs.
+import type { NodeEvents } from '../node/node-events.js';
+import type { NodeMetrics } from '../node/metrics.js';
 import type { NodeObserver } from '../node/node-observer.js';
-import { combineObservers } from '../node/node-observer.js';
-import { nodeStatusJson } from '../node/node-status.js';
 import { makeDirs } from '../util/make-dirs.js';
 import { deriveClusterId, loadOrCreateClusterId } from '../storage/cluster-id.js';
 import type { TlsFiles, TlsMaterial } from '../tls/tls-config.js';
@@ -263,7 +262,7 @@ async function run(settings: NodeSettings): Promise<void> {
   const cluster = await loadOrCreateClusterId(settings.dataDir, joinedId ?? deriveClusterId(settings.security.clusterToken, settings.peers.keys()), settings.security.clusterId);
   if (cluster.created) logger.info({ clusterId: cluster.clusterId }, 'cluster id created');
   const kv = new KvStateMachine();
-  const observability = settings.httpPort === undefined ? undefined : createObservability(settings);
+  const observability = settings.httpPort === undefined ? undefined : await createObservability(settings);
   let handle: NodeHandle<KvResult> | undefined;
   let removing = false;
   const onRemoved = (): void => {
@@ -396,7 +395,10 @@ interface Observability {
 }
 
 /** Metrics and the event stream, fed by the driver's observer hooks. */
-function createObservability(settings: NodeSettings): Observability {
+async function createObservability(settings: NodeSettings): Promise<Observability> {
+  const { NodeMetrics } = await import('../node/metrics.js');
+  const { NodeEvents } = await import('../node/node-events.js');
+  const { combineObservers } = await import('../node/node-observer.js');
   const metrics = new NodeMetrics();
   const observability: Observability = {
     metrics,
@@ -419,6 +421,8 @@ async function startHttp(
 ): Promise<void> {
   const events = observability.events;
   if (events === undefined) throw new Error('the event stream starts with the node');
+  const { NodeHttpServer } = await import('../http/node-http-server.js');
+  const { nodeStatusJson } = await import('../node/node-status.js');
   const status = (): CoreStatus => node.status();
   observability.metrics.bind(status);
   events.bind(status);
