@@ -276,7 +276,7 @@ export class Leader {
    */
   onMembershipChanged(index: Index): void {
     const r = this.r;
-    this.tracker.applyConfig(r.membership, r.log.lastIndex() + 1, r.tickCount, 2 * r.config.electionTicks);
+    this.tracker.applyConfig(r.membership, r.log.lastIndex() + 1, r.tickCount, 2 * r.config.electionTicks, index);
     if (r.membership.voters.includes(r.id) || this.handover !== undefined) return;
     // Removed: keep leading (without counting itself) until a successor has heard the
     // commit index of the removal, or the successor could not apply it and would

@@ -35,7 +35,7 @@ export class ProgressTracker {
   private readonly progress = new Map<NodeId, Progress>();
   /** Removed members still sent the log and the commit index for a while, so they
    * learn of their removal and stop (ticks left). They neither vote nor count. */
-  private readonly leaving = new Map<NodeId, number>();
+  private readonly leaving = new Map<NodeId, { ticks: number; cap: number; until: Index }>();
 
   constructor(options: ProgressTrackerOptions) {
     this.self = options.self;
@@ -52,7 +52,7 @@ export class ProgressTracker {
    * active for the first CheckQuorum round); removed ones are kept for
    * `leavingTicks` ticks as leaving.
    */
-  applyConfig(config: ClusterConfig, next: Index, tick: number, leavingTicks: number): void {
+  applyConfig(config: ClusterConfig, next: Index, tick: number, leavingTicks: number, removalIndex: Index = 0): void {
     this.voters = config.voters;
     this.learners = config.learners;
     const members = new Set([...config.voters, ...config.learners].filter((id) => id !== this.self));
@@ -66,7 +66,9 @@ export class ProgressTracker {
     }
     for (const id of [...this.progress.keys()]) {
       if (members.has(id) || this.leaving.has(id)) continue;
-      if (leavingTicks > 0) this.leaving.set(id, leavingTicks);
+      // The countdown starts once it holds the removal entry (a member far behind needs
+      // time to catch up and learn it), but never runs past ten times the window.
+      if (leavingTicks > 0) this.leaving.set(id, { ticks: leavingTicks, cap: 10 * leavingTicks, until: removalIndex });
       else this.progress.delete(id);
     }
     this.followers = [...this.progress.keys()].sort((a, b) => a - b);
@@ -74,11 +76,10 @@ export class ProgressTracker {
 
   /** One tick for members leaving; forgets those whose time is up. */
   tickLeaving(): void {
-    for (const [id, ticks] of this.leaving) {
-      if (ticks > 1) {
-        this.leaving.set(id, ticks - 1);
-        continue;
-      }
+    for (const [id, left] of this.leaving) {
+      left.cap -= 1;
+      if ((this.progress.get(id)?.match ?? 0) >= left.until) left.ticks -= 1;
+      if (left.ticks > 0 && left.cap > 0) continue;
       this.leaving.delete(id);
       this.progress.delete(id);
       this.followers = this.followers.filter((f) => f !== id);
