@@ -9,6 +9,7 @@
  * commit index is measured. Everything is bounded in count and time, and the
  * cluster is torn down by pid in a `finally`.
  */
+import { dataDirLayout } from '../src/node/node-storage.js';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Cluster } from '../src/cluster/local-cluster.js';
@@ -137,7 +138,8 @@ function dataDir(cluster: Cluster, id: number): string {
 }
 
 function diskOf(cluster: Cluster, id: number): { wal: number; snap: number } {
-  return { wal: directoryBytes(path.join(dataDir(cluster, id), 'wal')), snap: directoryBytes(path.join(dataDir(cluster, id), 'snap')) };
+  const layout = dataDirLayout(dataDir(cluster, id));
+  return { wal: directoryBytes(layout.wal), snap: directoryBytes(layout.snapshots) };
 }
 
 function fileCount(dir: string): number {
@@ -328,8 +330,8 @@ function diskAtEnd(cluster: Cluster, samples: readonly SoakSample[]): NodeDisk[]
       snapBytes: snap,
       totalBytes: wal + snap,
       totalMB: mb(wal + snap),
-      walFiles: fileCount(path.join(dataDir(cluster, id), 'wal')),
-      snapFiles: fileCount(path.join(dataDir(cluster, id), 'snap')),
+      walFiles: fileCount(dataDirLayout(dataDir(cluster, id)).wal),
+      snapFiles: fileCount(dataDirLayout(dataDir(cluster, id)).snapshots),
       maxSampledMB: mb(Math.max(wal + snap, ...sampled)),
     };
   });

@@ -135,14 +135,12 @@ export class RaftCore {
     const r = this.r;
     // A node still joining knows no configuration yet and hears from the leader first.
     const joining = r.membership.voters.length === 0 && r.membership.learners.length === 0;
-    // The leader of this term stays heard after it left the configuration: it is
-    // handing over (its TimeoutNow) or telling followers that its removal committed.
-    const currentLeader = input.from === r.leaderId && input.term === r.term;
     // A leader's messages are taken from anyone, as etcd does: a node whose
     // configuration lags (it has not applied the change that added this leader) can
-    // only catch up by listening to it. Votes and answers still need a member.
+    // only catch up by listening to it, and a leader that removed itself is still
+    // heard while it hands over. Votes and answers still need a member.
     const leaderMessage = input.type === 'AppendRequest' || input.type === 'HeartbeatRequest' || input.type === 'InstallSnapshot' || input.type === 'TimeoutNow';
-    if (input.to !== r.id || input.from === r.id || (!joining && !currentLeader && !leaderMessage && !r.isMember(input.from))) return { ok: false, reason: 'unknown-peer' };
+    if (input.to !== r.id || input.from === r.id || (!joining && !leaderMessage && !r.isMember(input.from))) return { ok: false, reason: 'unknown-peer' };
     if (r.logger.isLevelEnabled('trace')) r.logger.trace({ message: input }, 'message received');
     r.step(input);
     return { ok: true };
@@ -349,6 +347,11 @@ export class RaftCore {
     }
     if (!r.log.compact(limit)) return undefined;
     return r.log.base();
+  }
+
+  /** This node applied its own removal (status().removed, without building a status). */
+  isRemoved(): boolean {
+    return this.r.removed;
   }
 
   /** The snapshot this follower accepted and the driver has yet to make durable. */

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
+import { listenHttp } from '../http/listen.js';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,20 +60,14 @@ export class DashboardServer {
   }
 
   async listen(): Promise<AddressInfo> {
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.options.port, this.options.host, () => {
-        this.#server.off('error', reject);
-        resolve();
-      });
-    });
+    const bound = await listenHttp(this.#server, this.options.port, this.options.host);
     for (const node of this.options.nodes) {
       this.#upstreams.push(new SseClient(`http://${node}/events`, {
         onEvent: (data) => this.#broadcast({ ...(data as object), http: node }),
         onState: (up) => this.#broadcast({ type: up ? 'node-up' : 'node-down', http: node, ts: Date.now() }),
       }));
     }
-    return this.#server.address() as AddressInfo;
+    return bound;
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { listenHttp } from './listen.js';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { NodeEvents } from '../node/node-events.js';
@@ -31,14 +32,7 @@ export class NodeHttpServer {
 
   /** Listens; resolves with the bound address. */
   async listen(): Promise<AddressInfo> {
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.options.port, this.options.host, () => {
-        this.#server.off('error', reject);
-        resolve();
-      });
-    });
-    return this.#server.address() as AddressInfo;
+    return listenHttp(this.#server, this.options.port, this.options.host);
   }
 
   async close(): Promise<void> {

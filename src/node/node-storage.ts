@@ -12,6 +12,11 @@ import type { WalContents, WalOptions } from '../storage/wal/wal.js';
 import { Wal } from '../storage/wal/wal.js';
 import type { SnapshotStorage } from './snapshot-storage.js';
 
+/** Where a node keeps its write-ahead log and its snapshots inside its data dir. */
+export function dataDirLayout(dataDir: string): { readonly wal: string; readonly snapshots: string } {
+  return { wal: path.join(dataDir, 'wal'), snapshots: path.join(dataDir, 'snap') };
+}
+
 /** A node's durable state, opened and reconciled, ready to build a RaftNode from. */
 export interface NodeStorage {
   readonly wal: Wal;
@@ -74,8 +79,9 @@ export async function openNodeStorage(
 ): Promise<NodeStorage> {
   const log = logger.child({ component: 'storage' });
   const onWarning = (fields: Record<string, unknown>, message: string): void => log.warn(fields, message);
-  const store = await SnapshotStore.open(fs, path.join(dataDir, 'snap'), { onWarning });
-  const { wal, contents } = await Wal.open(fs, path.join(dataDir, 'wal'), { ...options.wal, onWarning });
+  const layout = dataDirLayout(dataDir);
+  const store = await SnapshotStore.open(fs, layout.snapshots, { onWarning });
+  const { wal, contents } = await Wal.open(fs, layout.wal, { ...options.wal, onWarning });
   const loaded = await store.loadNewest((fromIndex) => contents.base.index < fromIndex);
   let base = contents.base;
   let entries = contents.entries;

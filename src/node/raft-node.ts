@@ -440,7 +440,7 @@ export class RaftNode<Result> {
     this.core.advance();
     this.maybeStartSnapshot();
     // Reported once what the core still had to say (a hand-over's TimeoutNow) is out.
-    if (!this.removedReported && this.core.status().removed && !this.core.hasReady()) {
+    if (!this.removedReported && this.core.isRemoved() && !this.core.hasReady()) {
       this.removedReported = true;
       this.options.onRemoved?.();
     }

@@ -1,10 +1,9 @@
-import path from 'node:path';
-
 import type { NodeId, SnapshotMeta } from '../core/types.js';
 import { ConfigError } from '../errors.js';
 import type { FileSystem } from '../storage/file-system.js';
 import { readSnapshotFile, SnapshotStore } from '../storage/snapshot-store.js';
 import { Wal } from '../storage/wal/wal.js';
+import { dataDirLayout } from './node-storage.js';
 
 /**
  * Seeds an empty data dir from a backup (`raft-cli snapshot save`), as etcdutl
@@ -20,9 +19,10 @@ export async function restoreDataDir(fs: FileSystem, dataDir: string, backupFile
   }
   const backup = await readSnapshotFile(fs, backupFile);
   const meta: SnapshotMeta = { index: backup.meta.index, term: backup.meta.term, config: { voters: [...voters], learners: [] } };
-  const store = await SnapshotStore.open(fs, path.join(dataDir, 'snap'));
+  const layout = dataDirLayout(dataDir);
+  const store = await SnapshotStore.open(fs, layout.snapshots);
   await store.save(meta, [backup.data]);
-  const { wal } = await Wal.open(fs, path.join(dataDir, 'wal'));
+  const { wal } = await Wal.open(fs, layout.wal);
   try {
     await wal.compact({ index: meta.index, term: meta.term }, { term: meta.term, vote: 0, commit: meta.index });
   } finally {
