@@ -333,8 +333,8 @@ export class Leader {
 
   private stepDownRemoved(): void {
     const r = this.r;
+    // Stepping down marks it removed (Raft.becomeFollower).
     r.becomeFollower(r.term, NO_NODE, 'leader removed from the configuration');
-    r.markRemoved();
   }
 
   /** The voter (not this node) whose log matches the leader's furthest, ties to the lowest id. */

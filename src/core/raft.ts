@@ -59,6 +59,9 @@ export class Raft {
   applied: number;
   /** Set once this node applied its own removal: it takes no further part. */
   removed = false;
+  /** This node applied a configuration without itself (a leader still handing over
+   * until it steps down). */
+  private leftConfiguration = false;
 
   term: Term;
   vote: NodeId;
@@ -247,7 +250,9 @@ export class Raft {
     const leader = this.leading();
     leader?.onMembershipChanged(index);
     if (isMemberOf(before, this.id) && !isMemberOf(this.membership, this.id)) {
-      // A leader marks itself removed once it has handed over (Leader.maybeHandOver).
+      // A leader is removed once it stops leading, however that happens: it hands
+      // over (Leader.maybeHandOver), loses its quorum, or sees a higher term.
+      this.leftConfiguration = true;
       if (leader === undefined) this.markRemoved();
     }
     if (this.state.role !== 'leader' && this.state.role !== 'follower' && !this.isPromotable()) {
@@ -303,6 +308,7 @@ export class Raft {
     this.state = { role: 'follower' };
     this.leaderId = leader;
     this.resetTimers();
+    if (this.leftConfiguration) this.markRemoved();
     if (previousRole !== 'follower') {
       if (previousRole === 'leader') this.logger.info({ term, reason }, 'stepped down');
       this.logger.info({ term, leader, previous: previousRole }, 'became follower');

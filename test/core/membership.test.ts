@@ -149,6 +149,21 @@ describe('membership changes (thesis §4.1)', () => {
     assert.equal(command.mustSync, false, 'the commit of a command alone is not');
   });
 
+  it('a removed leader that loses its quorum while handing over is removed all the same', () => {
+    const net = new CoreNetwork([1, 2, 3], { preVote: true, checkQuorum: true }, 1, undefined, [1, 2, 3]);
+    net.elect(1);
+    // The removal commits and applies on the leader, then the others go silent
+    // before the hand-over completes.
+    net.dropIf((m) => m.type === 'HeartbeatResponse');
+    assert.equal(change(net, 1, { op: 'remove', id: 1 }).ok, true);
+    assert.equal(net.core(1).status().role, 'leader', 'still leading, handing over');
+    net.isolate(1);
+    net.tick(1, 3 * net.config(1).electionTicks);
+    net.processReadies();
+    assert.notEqual(net.core(1).status().role, 'leader');
+    assert.equal(net.core(1).status().removed, true);
+  });
+
   it('a removed follower learns of its removal; a removed leader hands over and steps down', () => {
     const net = new CoreNetwork([1, 2, 3, 4], plain, 1, undefined, [1, 2, 3, 4]);
     net.elect(1);
