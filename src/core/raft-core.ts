@@ -83,6 +83,11 @@ export interface CoreStatus {
 /** Committed entries handed to the driver per Ready, so one turn stays short. */
 const COMMITTED_ENTRIES_PER_READY_MAX = 4096;
 
+/** What a leader may send before the outstanding Ready is written (takeEarlyMessages). */
+function isEarlyMessage(message: PeerMessage): boolean {
+  return message.type === 'AppendRequest' || message.type === 'HeartbeatRequest';
+}
+
 /**
  * One node's Raft protocol state machine, with no I/O: it is driven by `tick()` and
  * `step()`, and reports what it wants done as a `Ready` (etcd raft's RawNode shape).
@@ -243,6 +248,36 @@ export class RaftCore {
       snapshot,
     };
     return ready;
+  }
+
+  /**
+   * Whether a leader has appends or heartbeats to send now, while a Ready is
+   * outstanding (see takeEarlyMessages).
+   */
+  hasEarlyMessages(): boolean {
+    const leader = this.r.leading();
+    if (leader === undefined || this.outstanding === undefined) return false;
+    return leader.appendsPending || this.r.messages.some(isEarlyMessage);
+  }
+
+  /**
+   * A leader's appends and heartbeats, taken out while the driver is still writing
+   * the outstanding Ready: entries proposed during that write are replicated at
+   * once instead of after it (thesis §10.2.1: followers write while the leader
+   * does). They promise nothing about this node's disk, and the leader counts its
+   * own copy of an entry only once advance() says it is durable. Every other
+   * message waits for the next Ready. Empty unless a Ready is outstanding.
+   */
+  takeEarlyMessages(): PeerMessage[] {
+    const r = this.r;
+    const leader = r.leading();
+    if (leader === undefined || this.outstanding === undefined) return [];
+    if (leader.appendsPending) leader.flushAppends();
+    const early: PeerMessage[] = [];
+    const later: PeerMessage[] = [];
+    for (const message of r.messages) (isEarlyMessage(message) ? early : later).push(message);
+    r.messages = later;
+    return early;
   }
 
   /** The driver persisted, sent and applied the outstanding Ready. */

@@ -16,11 +16,13 @@ export interface SoftState {
 
 /**
  * Everything the core wants done, handed to the driver as one batch (etcd Ready).
- * The driver must, in this order: make `entries` and `hardState` durable (fsync when
- * `mustSync`), then send `messages`, then apply `committedEntries`, then call
- * `advance()`. Sending before the write is durable would let a node promise (a vote,
- * an append acknowledgement) what a crash could take back (Raft thesis §3.8).
- * The exception is what only a leader sends (see `canSendBeforePersist`).
+ * The driver must make `entries` and `hardState` durable (fsync when `mustSync`)
+ * before it sends `messages`, and call `advance()` after both. Sending before the
+ * write is durable would let a node promise (a vote, an append acknowledgement)
+ * what a crash could take back (Raft thesis §3.8); the exception is what only a
+ * leader sends (see `canSendBeforePersist`). `committedEntries` may be applied while
+ * the write is in flight: they are durable on a quorum already (etcd's applier runs
+ * beside its WAL save).
  */
 export interface Ready {
   /** Present when role or leader changed since the last Ready. */

@@ -117,7 +117,11 @@ export class NodeMetrics implements NodeObserver {
       this.#leader = ready.softState.leader;
       if (this.#leader !== 0) this.#leaderChanges += 1;
     }
-    for (const message of ready.messages) {
+    this.sentEarly(ready.messages);
+  }
+
+  sentEarly(messages: readonly PeerMessage[]): void {
+    for (const message of messages) {
       // One heartbeat outstanding per peer: its answer times the round trip.
       if (message.type === 'HeartbeatRequest') {
         const counts = this.#peer(message.to);

@@ -150,8 +150,12 @@ export class NodeEvents implements NodeObserver {
       }
       if (leaderChanged && leader !== 0) this.#emit({ type: 'leader-elected', node: this.#id, term: this.#term, ts: this.#now(), leader });
     }
+    this.sentEarly(ready.messages);
+  }
+
+  sentEarly(messages: readonly PeerMessage[]): void {
     if (this.#listeners.size === 0) return;
-    for (const message of ready.messages) this.#sent(message);
+    for (const message of messages) this.#sent(message);
   }
 
   persisted(): void {}

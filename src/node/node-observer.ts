@@ -12,6 +12,9 @@ export interface NodeObserver {
   /** A Ready is about to be handled: its soft/hard state changes, the entries it
    * appends and the messages it sends. */
   ready(ready: Ready): void;
+  /** A leader's appends and heartbeats sent while a Ready was being written
+   * (RaftCore.takeEarlyMessages); like a Ready's messages. */
+  sentEarly(messages: readonly PeerMessage[]): void;
   /** storage.append returned after `seconds`; `synced` when it fsynced. */
   persisted(seconds: number, entries: number, synced: boolean): void;
   /** A peer message arrived and was stepped into the core. */
@@ -33,6 +36,7 @@ export interface NodeObserver {
 export function combineObservers(...observers: readonly NodeObserver[]): NodeObserver {
   return {
     ready: (ready) => observers.forEach((o) => o.ready(ready)),
+    sentEarly: (messages) => observers.forEach((o) => o.sentEarly(messages)),
     persisted: (seconds, entries, synced) => observers.forEach((o) => o.persisted(seconds, entries, synced)),
     received: (message) => observers.forEach((o) => o.received(message)),
     applied: (entries, applied) => observers.forEach((o) => o.applied(entries, applied)),

@@ -89,9 +89,10 @@ interface ReceivedSnapshot {
  *
  *   1. append entries and hard state to storage, fsync when the Ready says so
  *      (a leader's appends and heartbeats go out meanwhile: thesis §10.2.1);
- *   2. send the other messages — only now, because a vote or an append
- *      acknowledgement is a promise about what is on disk (Raft thesis §3.8);
- *   3. apply committed entries and answer the proposals and reads they settle;
+ *   2. apply committed entries and answer the proposals and reads they settle,
+ *      while that write is in flight (a membership change waits for it);
+ *   3. send the other messages once the write is durable, because a vote or an
+ *      append acknowledgement is a promise about what is on disk (thesis §3.8);
  *   4. advance the core.
  */
 export class RaftNode<Result> {
@@ -108,6 +109,7 @@ export class RaftNode<Result> {
   /** A commit-only hard state not yet written (see hardStateToWrite). */
   private deferredHardState: HardState | undefined;
   private turnScheduled = false;
+  private earlySendScheduled = false;
   private turnRunning = false;
   private stopped = false;
   private stopping: Promise<void> | undefined;
@@ -383,12 +385,30 @@ export class RaftNode<Result> {
   }
 
   private requestTurn(): void {
+    if (this.turnRunning) this.requestEarlySend();
     if (this.turnScheduled || this.turnRunning || this.stopped) return;
     if (!this.core.hasReady()) return;
     this.turnScheduled = true;
     this.schedule(() => {
       this.turnScheduled = false;
       void this.runTurn();
+    });
+  }
+
+  /**
+   * While a turn waits for its write, a leader's new appends and heartbeats go out
+   * once per turn of the event loop (not once per proposal, so they still batch);
+   * see RaftCore.takeEarlyMessages.
+   */
+  private requestEarlySend(): void {
+    if (this.earlySendScheduled || this.stopped || !this.core.hasEarlyMessages()) return;
+    this.earlySendScheduled = true;
+    this.schedule(() => {
+      this.earlySendScheduled = false;
+      if (this.stopped) return;
+      const messages = this.core.takeEarlyMessages();
+      this.options.observer?.sentEarly(messages);
+      for (const message of messages) this.options.transport.send(message);
     });
   }
 
@@ -427,16 +447,25 @@ export class RaftNode<Result> {
     if (ready.membership !== undefined) this.syncPeers(ready.membership);
     if (ready.snapshot !== undefined) await this.installSnapshot(ready.snapshot);
     const hardState = this.hardStateToWrite(ready);
+    let persisted: Promise<void> | undefined;
     if (ready.entries.length > 0 || hardState !== undefined) {
       const started = observer === undefined ? 0 : performance.now();
-      await this.storageQueue.run(() => this.options.storage.append(ready.entries, hardState, ready.mustSync));
-      observer?.persisted((performance.now() - started) / 1000, ready.entries.length, ready.mustSync);
+      persisted = this.storageQueue.run(() => this.options.storage.append(ready.entries, hardState, ready.mustSync));
+      if (observer !== undefined) {
+        persisted = persisted.then(() => observer.persisted((performance.now() - started) / 1000, ready.entries.length, ready.mustSync));
+      }
     }
+    // Committed entries are durable on a quorum already, so they are applied while
+    // this batch's write is in flight (etcd hands them to its applier before it
+    // saves): the client's answer does not wait for an fsync of later entries. A
+    // membership change is the exception: it takes effect only once its commit is
+    // on this node's disk (see RaftCore.advance), so its batch applies after.
+    const applyNow = persisted === undefined || !ready.committedEntries.some((entry) => entry.kind === EntryKind.ConfChange);
+    if (applyNow) this.applyReady(ready);
+    if (persisted !== undefined) await persisted;
     if (this.stopped) return;
     for (const message of afterPersist) this.options.transport.send(message);
-    this.apply(ready.committedEntries);
-    if (ready.committedEntries.length > 0) observer?.applied(ready.committedEntries, this.appliedIndex);
-    for (const read of ready.readStates) this.reads.confirmed(read.requestId, read.index, this.appliedIndex);
+    if (!applyNow) this.applyReady(ready);
     this.core.advance();
     this.maybeStartSnapshot();
     // Reported once what the core still had to say (a hand-over's TimeoutNow) is out.
@@ -548,6 +577,12 @@ export class RaftNode<Result> {
     const hardState = ready.hardState ?? (ready.entries.length > 0 ? this.deferredHardState : undefined);
     if (hardState !== undefined) this.deferredHardState = undefined;
     return hardState;
+  }
+
+  private applyReady(ready: Ready): void {
+    this.apply(ready.committedEntries);
+    if (ready.committedEntries.length > 0) this.options.observer?.applied(ready.committedEntries, this.appliedIndex);
+    for (const read of ready.readStates) this.reads.confirmed(read.requestId, read.index, this.appliedIndex);
   }
 
   private apply(entries: readonly Entry[]): void {

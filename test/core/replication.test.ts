@@ -281,3 +281,49 @@ describe('thesis §6.4 ReadIndex', () => {
     assert.deepEqual(net.core(2).step({ type: 'ReadIndex', requestId: 1 }), { ok: false, reason: 'not-leader', leader: 1 });
   });
 });
+
+describe('thesis §10.2.1: a leader replicates while its own write is in flight', () => {
+  it('sends appends for entries proposed during an outstanding Ready, and counts its own copy only after advance', () => {
+    const net = new CoreNetwork([1, 2, 3], plain);
+    net.elect(1);
+    const leader = net.core(1);
+    propose(net, 1, 'a');
+    const first = leader.ready();
+    assert.deepEqual(first.entries.map((e) => e.index), [2], 'the no-op is 1; "a" is written by this Ready');
+    // Still writing "a": "b" arrives.
+    propose(net, 1, 'b');
+    assert.equal(leader.hasReady(), false, 'one Ready at a time');
+    assert.equal(leader.hasEarlyMessages(), true);
+    const early = leader.takeEarlyMessages();
+    const appends = early.filter((m): m is AppendRequest => m.type === 'AppendRequest');
+    assert.deepEqual(appends.map((m) => m.to).sort(), [2, 3]);
+    for (const m of appends) assert.deepEqual(m.entries.map((e) => e.index), [3], '"b" goes out before "a" is durable here');
+    assert.equal(leader.hasEarlyMessages(), false);
+    // Only follower 2 acknowledges both; the leader's copy of 2 and 3 is not durable yet.
+    net.core(2).step(first.messages.find((m) => m.type === 'AppendRequest' && m.to === 2)!);
+    for (const m of appends.filter((a) => a.to === 2)) net.core(2).step(m);
+    net.processReadies();
+    for (const reply of net.takeMessages().filter((m) => m.type === 'AppendResponse')) leader.step(reply);
+    assert.equal(leader.status().commit, 1, 'follower 2 holds 2 and 3, but the leader\'s own copies are not durable: no quorum');
+    leader.advance();
+    assert.equal(leader.status().commit, 2, '"a" is durable here now: leader and follower 2 are a quorum');
+    const second = leader.ready();
+    assert.deepEqual(second.entries.map((e) => e.index), [3], '"b" is written by the next Ready, once');
+    assert.equal(second.messages.filter((m) => m.type === 'AppendRequest' && m.entries.length > 0 && m.entries[0]!.index === 3).length, 0, 'and not sent again');
+    leader.advance();
+    assert.equal(leader.status().commit, 3);
+  });
+
+  it('hands out nothing early unless it leads and a Ready is outstanding', () => {
+    const net = new CoreNetwork([1, 2, 3], plain);
+    net.elect(1);
+    propose(net, 1, 'a');
+    assert.equal(net.core(1).hasEarlyMessages(), false, 'no Ready outstanding: the next Ready carries the appends');
+    assert.deepEqual(net.core(1).takeEarlyMessages(), []);
+    const follower = net.core(2);
+    follower.step({ type: 'HeartbeatRequest', from: 1, to: 2, term: follower.status().term, commit: 1, context: 0 });
+    follower.ready();
+    assert.equal(follower.hasEarlyMessages(), false, 'a follower\'s answers always wait for its write');
+    assert.deepEqual(follower.takeEarlyMessages(), []);
+  });
+});
