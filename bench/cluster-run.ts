@@ -184,7 +184,13 @@ function resources(bench: ClusterBench, dataDirStart: number, loadCpuStart: Node
 async function startCluster(nodes: number, progress: Progress, metrics: boolean): Promise<{ cluster: Cluster; startupMs: number }> {
   progress.begin(`${nodes} nodes: starting`);
   const httpPorts = metrics ? await freePorts(nodes) : [];
-  const cluster = new Cluster({ nodes, nodeArgs: metrics ? (id) => ['--http-port', String(httpPorts[id - 1])] : undefined });
+  // RAFT_BENCH_CPU_PROF=DIR writes a V8 CPU profile per node process into DIR.
+  const profileDir = process.env['RAFT_BENCH_CPU_PROF'];
+  const cluster = new Cluster({
+    nodes,
+    nodeArgs: metrics ? (id) => ['--http-port', String(httpPorts[id - 1])] : undefined,
+    execArgv: profileDir === undefined || profileDir === '' ? undefined : ['--cpu-prof', '--cpu-prof-dir', profileDir],
+  });
   register(cluster);
   const started = performance.now();
   await cluster.start();

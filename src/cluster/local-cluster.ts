@@ -57,6 +57,8 @@ export interface ClusterOptions {
   readonly nodeArgs?: (id: number) => readonly string[];
   /** TLS material for raftClient() (a client certificate of the cluster's CA). */
   readonly clientTls?: TlsMaterial;
+  /** Node.js options for every node process, before the script (`--cpu-prof`, say). */
+  readonly execArgv?: readonly string[];
 }
 
 /**
@@ -76,8 +78,10 @@ export class Cluster {
   private client: RaftClient | undefined;
   private readonly nodeArgs: ((id: number) => readonly string[]) | undefined;
   private readonly clientTls: TlsMaterial | undefined;
+  private readonly execArgv: readonly string[];
 
   constructor(options: ClusterOptions = {}) {
+    this.execArgv = options.execArgv ?? [];
     this.nodeArgs = options.nodeArgs;
     this.clientTls = options.clientTls;
     this.ids = Array.from({ length: options.nodes ?? 5 }, (_, i) => i + 1);
@@ -144,7 +148,7 @@ export class Cluster {
     const log = createWriteStream(this.logFile(id), { flags: 'a' });
     const child = spawn(
       process.execPath,
-      [RAFT_NODE_BIN, '--id', String(id), ...placement, '--data-dir', path.join(this.workDir, `data-${id}`), ...this.extraArgs, ...(this.nodeArgs?.(id) ?? [])],
+      [...this.execArgv, RAFT_NODE_BIN, '--id', String(id), ...placement, '--data-dir', path.join(this.workDir, `data-${id}`), ...this.extraArgs, ...(this.nodeArgs?.(id) ?? [])],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     // Two pipes share one file: neither may end it, or the other writes after the end.
@@ -157,6 +161,19 @@ export class Cluster {
       if (this.processes.get(id) === child) this.processes.delete(id);
     });
     return child;
+  }
+
+  /** SIGTERMs every node and waits up to `timeoutMs` for them to exit (so a node
+   * started with --cpu-prof writes its profile). */
+  private async terminateAll(timeoutMs: number): Promise<void> {
+    const exits = [...this.processes.values()].map((child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+      child.kill('SIGTERM');
+      return new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(exits), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
   }
 
   pid(id: number): number | undefined {
@@ -208,6 +225,7 @@ export class Cluster {
 
   async destroy(keepLogs = false): Promise<void> {
     this.client?.close();
+    if (this.execArgv.length > 0) await this.terminateAll(5000);
     for (const child of this.processes.values()) {
       try {
         process.kill(child.pid!, 'SIGKILL');
