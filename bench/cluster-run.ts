@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { Cluster, freePorts } from '../src/cluster/local-cluster.js';
 import type { RaftClient } from '../src/client/raft-client.js';
+import type { TlsMaterial } from '../src/tls/tls-config.js';
 import { register, teardown } from './cleanup.js';
 import { runFailover } from './failover.js';
 import type { FailoverResult } from './failover.js';
@@ -78,7 +79,8 @@ function pidsOf(cluster: Cluster): ReadonlyMap<number, number> {
   return pids;
 }
 
-class ClusterBench {
+/** The load phases on one running cluster; `clientTls` makes every load client use that certificate. */
+export class ClusterBench {
   readonly sampler: ProcessSampler;
   private readonly cpu: CpuWindow;
   private readonly shape: WorkloadShape;
@@ -88,6 +90,7 @@ class ClusterBench {
     readonly cluster: Cluster,
     private readonly settings: BenchSettings,
     private readonly progress: Progress,
+    private readonly clientTls?: TlsMaterial,
   ) {
     this.sampler = new ProcessSampler(() => pidsOf(cluster));
     this.cpu = new CpuWindow(() => pidsOf(cluster));
@@ -97,7 +100,7 @@ class ClusterBench {
   /** One load phase on fresh clients (one per `loopsPerClient` loops). */
   async phase(name: string, inflight: number, operation: (shape: WorkloadShape) => Operation, isWrite: boolean): Promise<PhaseResult> {
     this.progress.begin(`${this.cluster.ids.length} nodes: ${name}`);
-    const clients = makeClients(this.cluster.addresses(), Math.ceil(inflight / this.settings.loopsPerClient), this.settings.requestDeadlineMs);
+    const clients = makeClients(this.cluster.addresses(), Math.ceil(inflight / this.settings.loopsPerClient), this.settings.requestDeadlineMs, this.clientTls);
     try {
       await warmClients(clients, this.shape);
       this.acknowledgedWrites += clients.length;
@@ -181,14 +184,23 @@ function resources(bench: ClusterBench, dataDirStart: number, loadCpuStart: Node
   };
 }
 
-async function startCluster(nodes: number, progress: Progress, metrics: boolean): Promise<{ cluster: Cluster; startupMs: number }> {
-  progress.begin(`${nodes} nodes: starting`);
+/** Node arguments and client certificate of a TLS cluster (see bench/tls-ratio.ts). */
+export interface ClusterTls {
+  readonly nodeArgs: (id: number) => readonly string[];
+  readonly clientTls: TlsMaterial;
+}
+
+/** Starts a fresh cluster (registered for teardown) and waits for its leader; `label` names it in the progress bar. */
+export async function startCluster(nodes: number, progress: Progress, metrics: boolean, tls?: ClusterTls, label = `${nodes} nodes`): Promise<{ cluster: Cluster; startupMs: number }> {
+  progress.begin(`${label}: starting`);
   const httpPorts = metrics ? await freePorts(nodes) : [];
+  const metricsArgs = (id: number): readonly string[] => (metrics ? ['--http-port', String(httpPorts[id - 1])] : []);
   // RAFT_BENCH_CPU_PROF=DIR writes a V8 CPU profile per node process into DIR.
   const profileDir = process.env['RAFT_BENCH_CPU_PROF'];
   const cluster = new Cluster({
     nodes,
-    nodeArgs: metrics ? (id) => ['--http-port', String(httpPorts[id - 1])] : undefined,
+    nodeArgs: metrics || tls !== undefined ? (id) => [...metricsArgs(id), ...(tls?.nodeArgs(id) ?? [])] : undefined,
+    clientTls: tls?.clientTls,
     execArgv: profileDir === undefined || profileDir === '' ? undefined : ['--cpu-prof', '--cpu-prof-dir', profileDir],
   });
   register(cluster);

@@ -8,9 +8,11 @@
  *     [--clients 1,16,64,256] [--value-bytes 100] [--read-inflight 64] [--kills 5]
  *     [--loops-per-client 16] [--no-save]
  *   node dist/bench/run-bench.js --soak [--soak-writes 1000000] [--soak-max-seconds N] [--no-save]
+ *   node dist/bench/run-bench.js --tls [--tls-rounds 3] [--seconds 5] [--no-save]
  *
  * `--soak` runs the soak phase (bench/soak.ts) instead of the regular phases; the
- * report then has `results: []` and a `soak` object.
+ * report then has `results: []` and a `soak` object. `--tls` likewise runs only the
+ * TLS-to-plaintext comparison (bench/tls-ratio.ts): `results: []` and a `tls` object.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -27,6 +29,8 @@ import { SOAK_STEPS, runSoak } from './soak.js';
 import type { SoakResult, SoakSettings } from './soak.js';
 import { soakSummary, verdict } from './soak-report.js';
 import type { SoakVerdict } from './soak-report.js';
+import { runTlsRatio, tlsSettingsFrom, tlsSteps, tlsSummary } from './tls-ratio.js';
+import type { TlsBenchSettings, TlsResult } from './tls-ratio.js';
 
 // This file runs from dist/bench/.
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -46,6 +50,8 @@ interface RawOptions {
   metrics: boolean;
   soakWrites: string;
   soakMaxSeconds?: string;
+  tls: boolean;
+  tlsRounds: string;
 }
 
 export interface BenchReport {
@@ -59,6 +65,9 @@ export interface BenchReport {
   readonly soakSettings?: SoakSettings;
   readonly soak?: SoakResult;
   readonly soakVerdict?: SoakVerdict;
+  /** Only with --tls. */
+  readonly tlsSettings?: TlsBenchSettings;
+  readonly tls?: TlsResult;
   readonly durationSeconds: number;
   /** Other work on the machine skews every figure; compare with machine.loadAverageAtStart. */
   readonly loadAverageAtEnd: number[];
@@ -123,7 +132,14 @@ function soakSettingsFrom(raw: RawOptions): SoakSettings {
   };
 }
 
-function parseArgs(argv: readonly string[]): { settings: BenchSettings & { quick: boolean; nodeFlags: string }; save: boolean; soak: SoakSettings | null } {
+interface ParsedArgs {
+  readonly settings: BenchSettings & { quick: boolean; nodeFlags: string };
+  readonly save: boolean;
+  readonly soak: SoakSettings | null;
+  readonly tls: TlsBenchSettings | null;
+}
+
+function parseArgs(argv: readonly string[]): ParsedArgs {
   const program = new Command('run-bench')
     .description('Benchmark real raft-node clusters on loopback; prints one JSON object.')
     .option('--quick', 'short phases and 2 kills: the whole run in under 30 s', false)
@@ -139,10 +155,13 @@ function parseArgs(argv: readonly string[]): { settings: BenchSettings & { quick
     .option('--soak', 'run the soak (3 nodes, 64 in flight, default snapshot policy) instead of the regular phases', false)
     .option('--soak-writes <n>', 'writes in the soak', '1000000')
     .option('--soak-max-seconds <n>', 'bound on the soak load (default 120 + writes/1000)')
+    .option('--tls', 'run only writes at 64 in flight on 3 nodes, TLS against plaintext, alternating rounds', false)
+    .option('--tls-rounds <n>', 'rounds of each mode with --tls (median of each)', '3')
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
   program.parse([...argv]);
   const raw = program.opts<RawOptions>();
-  return { settings: settingsFrom(raw), save: raw.save, soak: raw.soak ? soakSettingsFrom(raw) : null };
+  if (raw.soak && raw.tls) throw new Error('--soak and --tls are separate runs; give one');
+  return { settings: settingsFrom(raw), save: raw.save, soak: raw.soak ? soakSettingsFrom(raw) : null, tls: raw.tls ? tlsSettingsFrom(raw) : null };
 }
 
 function save(report: BenchReport, nameTail: string): string {
@@ -200,9 +219,48 @@ async function soakMain(settings: BenchSettings & { quick: boolean; nodeFlags: s
   return error === undefined ? 0 : 1;
 }
 
+async function tlsMain(settings: BenchSettings & { quick: boolean; nodeFlags: string }, tlsSettings: TlsBenchSettings, shouldSave: boolean): Promise<number> {
+  const progress = new Progress(tlsSteps(tlsSettings));
+  installSignalHandlers(() => progress.stop());
+  const expectedSeconds = 40 + 2 * tlsSettings.roundsPerMode * (settings.seconds + settings.warmupSeconds + 1);
+  startWatchdog(expectedSeconds * 3 * 1000, () => progress.stop());
+  const timestamp = new Date().toISOString();
+  const started = performance.now();
+  let machine: MachineInfo | null = null;
+  let tls: TlsResult | undefined;
+  let error: string | undefined;
+  try {
+    tls = await runTlsRatio(settings, tlsSettings, progress, (cluster) => (machine ??= machineInfo(cluster.workDir)));
+  } catch (err) {
+    error = errorText(err);
+  } finally {
+    progress.stop();
+  }
+  let report: BenchReport = {
+    tool: 'raft-ts bench',
+    timestamp,
+    command: commandLine(),
+    settings: { ...settings, nodeCounts: [tlsSettings.nodes], inflight: [tlsSettings.inflight] },
+    machine: machine ?? machineInfo(os.tmpdir()),
+    results: [],
+    tlsSettings,
+    ...(tls === undefined ? {} : { tls }),
+    durationSeconds: Math.round(performance.now() - started) / 1000,
+    loadAverageAtEnd: os.loadavg().map((v) => Math.round(v * 100) / 100),
+    resultFile: null,
+    ...(error === undefined ? {} : { error }),
+  };
+  if (shouldSave) report = { ...report, resultFile: save(report, `${tlsSettings.nodes}-tls${settings.quick ? '-quick' : ''}`) };
+  process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  if (tls !== undefined) process.stderr.write(tlsSummary(tls));
+  if (error !== undefined) process.stderr.write(`bench: failed: ${error}\n`);
+  return error === undefined ? 0 : 1;
+}
+
 async function main(): Promise<number> {
-  const { settings, save: shouldSave, soak } = parseArgs(process.argv);
+  const { settings, save: shouldSave, soak, tls } = parseArgs(process.argv);
   if (soak !== null) return soakMain(settings, soak, shouldSave);
+  if (tls !== null) return tlsMain(settings, tls, shouldSave);
   const progress = new Progress(settings.nodeCounts.length * stepsPerCluster(settings));
   installSignalHandlers(() => progress.stop());
   const expectedSeconds = settings.nodeCounts.length * (10 + (settings.inflight.length + 2) * (settings.seconds + settings.warmupSeconds + 0.5) + settings.kills * 4);

@@ -5,6 +5,7 @@
  * connection per node.
  */
 import { RaftClient } from '../src/client/raft-client.js';
+import type { TlsMaterial } from '../src/tls/tls-config.js';
 import { LatencyRecorder } from './measure.js';
 import type { LatencySummary } from './measure.js';
 
@@ -137,9 +138,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   };
 }
 
-/** `count` clients for `addresses`; the caller closes them. */
-export function makeClients(addresses: readonly string[], count: number, deadlineMs: number): RaftClient[] {
-  return Array.from({ length: Math.max(1, count) }, () => new RaftClient({ cluster: addresses, deadlineMs }));
+/** `count` clients for `addresses` (with a client certificate when `tls` is given); the caller closes them. */
+export function makeClients(addresses: readonly string[], count: number, deadlineMs: number, tls?: TlsMaterial): RaftClient[] {
+  return Array.from({ length: Math.max(1, count) }, () => new RaftClient({ cluster: addresses, deadlineMs, tls }));
 }
 
 /** Sends one request on each client so connections and leader hints are warm. */

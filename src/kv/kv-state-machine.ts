@@ -127,6 +127,13 @@ export class KvStateMachine implements StateMachine<KvResult> {
     return new KvSnapshotView(this.versions, epoch, this.data.freeze(), [...this.sessions.values()]);
   }
 
+  /** Decodes the snapshot, throwing InvalidSnapshotDataError on malformed bytes. The
+   * decoded form is not kept: the core may not install this snapshot at all, and a
+   * second decode in restore() costs less than holding a copy of the state meanwhile. */
+  verifySnapshot(snapshot: Uint8Array): void {
+    decodeKvSnapshot(snapshot);
+  }
+
   /** Replaces data and sessions with the snapshot's; on malformed bytes throws
    * InvalidSnapshotDataError and changes nothing. Live views keep their own state. */
   restore(snapshot: Uint8Array): void {

@@ -26,4 +26,11 @@ export interface StateMachine<Result> {
   snapshot(): StateMachineSnapshot;
   /** Replaces the whole state with the one a snapshot's chunks, concatenated, describe. Throws on malformed data. */
   restore(data: Uint8Array): void;
+  /**
+   * Throws when `data` is not a snapshot restore() would accept; changes nothing.
+   * The driver asks before a leader's snapshot replaces the log, so bytes it could not
+   * restore are refused there instead of stopping the node after the log is gone.
+   * Optional: without it, a snapshot is only checked by restore().
+   */
+  verifySnapshot?(data: Uint8Array): void;
 }

@@ -355,6 +355,14 @@ export class RaftNode<Result> {
   /** A leader's snapshot arrived whole; the core decides whether to install it. */
   private receiveSnapshot(message: InstallSnapshot, data: Uint8Array): void {
     if (this.stopped) return;
+    // Checked before the core sees it: once the core takes a snapshot its log is
+    // replaced, and bytes the state machine then cannot restore would stop the node.
+    try {
+      this.options.stateMachine.verifySnapshot?.(data);
+    } catch (err) {
+      this.log.warn({ from: message.from, index: message.snapshot.index, term: message.snapshot.term, bytes: data.byteLength, reason: (err as Error).message }, 'snapshot refused: the state machine cannot restore it');
+      return;
+    }
     const result = this.core.step(message);
     if (!result.ok) {
       this.log.warn({ from: message.from, type: message.type }, 'message from an unknown peer dropped');

@@ -257,6 +257,15 @@ function describeValue(value: unknown): string {
 
 type Validator = (fields: Fields) => WireMessage;
 
+/**
+ * The highest term a peer message may carry. A node adopts any higher term it hears
+ * and later campaigns at term + 1; were a message of term 2^53 - 1 accepted, the next
+ * campaign would leave the safe integers (2^53 + 1 rounds to 2^53, so the term would
+ * stop growing and the node's status would no longer decode). 2^52 keeps 2^52 terms
+ * of headroom above any term the wire lets in: no cluster ever campaigns that often.
+ */
+export const TERM_MAX = 2 ** 52;
+
 // ---- peer messages ---------------------------------------------------------------
 
 interface EnvelopeFields {
@@ -266,7 +275,9 @@ interface EnvelopeFields {
 }
 
 function envelope(fields: Fields): EnvelopeFields {
-  return { from: fields.nodeId('from'), to: fields.nodeId('to'), term: fields.count('term') };
+  const term = fields.count('term');
+  if (term > TERM_MAX) fields.violated('term', `${term} exceeds the largest term a peer may send, ${TERM_MAX}`);
+  return { from: fields.nodeId('from'), to: fields.nodeId('to'), term };
 }
 
 function validateVoteRequest(fields: Fields): VoteRequest {

@@ -48,7 +48,7 @@ export class FrameDecoder {
     this.#frameBytesMax = Math.min(frameBytesMax, FRAME_BODY_BYTES_LIMIT);
   }
 
-  /** Bytes received but not yet returned as part of a body (header bytes included). */
+  /** Bytes received but not yet returned as part of a body (a header counts until it is complete). */
   get bufferedBytes(): number {
     return this.#pendingBytes;
   }

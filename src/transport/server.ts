@@ -40,6 +40,7 @@ export type SnapshotChunkHandler = (chunk: SnapshotChunk, connection: SnapshotCo
 export const CONNECTIONS_MAX_DEFAULT = 1024;
 export const HANDSHAKE_TIMEOUT_MS_DEFAULT = 10_000;
 export const WRITE_BUFFER_BYTES_MAX_DEFAULT = 8 * 1024 * 1024;
+export const BUFFERED_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
 
 /** The first byte of a TLS record carrying a handshake (a ClientHello). A plaintext
  * frame starting with it would announce a body of ≥ 352 MiB, far above any frame limit. */
@@ -65,6 +66,10 @@ export interface TransportServerOptions {
   readonly handshakeTimeoutMs?: number;
   /** Replies queued for a client that does not read, beyond which it is disconnected. Default 8 MiB. */
   readonly writeBufferBytesMax?: number;
+  /** Bytes of unparsed input (incomplete frames) buffered across all connections. The
+   * connection whose bytes take the sum over it is closed, so many slow senders, each
+   * under frameBytesMax, cannot exhaust memory together. Default 64 MiB. */
+  readonly bufferedBytesMax?: number;
   /** Bytes read on a connection, attributed to the peer whose messages it carries
    * (metrics); bytes before it is known are not counted. */
   readonly onPeerBytes?: (peer: NodeId, bytes: number) => void;
@@ -88,6 +93,8 @@ interface Inbound {
   counted?: NodeId;
   /** Set once it carried a snapshot chunk: its answers go back on it. */
   snapshot?: SnapshotConnection;
+  /** Its decoder's bytes as last added to the server's total. */
+  buffered: number;
 }
 
 /** Warnings that a hostile or misconfigured sender could repeat are logged at most this often per kind. */
@@ -114,6 +121,9 @@ export class TransportServer {
   readonly #connectionsMax: number;
   readonly #handshakeTimeoutMs: number;
   readonly #writeBufferBytesMax: number;
+  readonly #bufferedBytesMax: number;
+  /** The sum of every open connection's `buffered`. */
+  #bufferedBytes = 0;
   readonly #connections = new Set<net.Socket>();
   readonly #lastWarned = new Map<string, number>();
   #peerMessageHandler: PeerMessageHandler | undefined;
@@ -128,6 +138,7 @@ export class TransportServer {
     this.#connectionsMax = options.connectionsMax ?? CONNECTIONS_MAX_DEFAULT;
     this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS_DEFAULT;
     this.#writeBufferBytesMax = options.writeBufferBytesMax ?? WRITE_BUFFER_BYTES_MAX_DEFAULT;
+    this.#bufferedBytesMax = options.bufferedBytesMax ?? BUFFERED_BYTES_MAX_DEFAULT;
     this.#server = net.createServer((socket) => this.#accept(socket));
     const material = options.tls;
     if (material !== undefined) {
@@ -159,6 +170,11 @@ export class TransportServer {
   /** Open inbound connections (peers and clients). */
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /** Bytes of incomplete frames buffered across all open connections. */
+  get bufferedBytes(): number {
+    return this.#bufferedBytes;
   }
 
   /**
@@ -225,7 +241,7 @@ export class TransportServer {
         return;
       }
       socket.unshift(first);
-      this.#serve({ stream: socket, remote, identity: undefined, decoder: new FrameDecoder(this.#frameBytesMax), role: 'unknown', peer: undefined, timer });
+      this.#serve({ stream: socket, remote, identity: undefined, decoder: new FrameDecoder(this.#frameBytesMax), role: 'unknown', peer: undefined, timer, buffered: 0 });
       socket.resume();
       return;
     }
@@ -262,17 +278,21 @@ export class TransportServer {
       return;
     }
     secure.on('error', (err) => this.#log.debug({ remote, err }, 'connection error'));
-    this.#serve({ stream: secure, remote, identity, decoder: new FrameDecoder(this.#frameBytesMax), role: 'unknown', peer: undefined, timer });
+    this.#serve({ stream: secure, remote, identity, decoder: new FrameDecoder(this.#frameBytesMax), role: 'unknown', peer: undefined, timer, buffered: 0 });
   }
 
   #serve(conn: Inbound): void {
     conn.stream.on('data', (chunk: Buffer) => this.#receive(conn, chunk));
+    conn.stream.once('close', () => this.#account(conn, 0));
     // Replies are bounded by the client's reading: stop taking requests while it lags.
     conn.stream.on('drain', () => conn.stream.resume());
   }
 
   #receive(conn: Inbound, chunk: Buffer): void {
     const messages = this.#decodeChunk(conn.decoder, chunk);
+    const bufferedBefore = conn.buffered;
+    // A connection closed meanwhile must not count again ('data' can still be queued).
+    if (!conn.stream.destroyed) this.#account(conn, conn.decoder.bufferedBytes);
     const onPeerBytes = this.#options.onPeerBytes;
     if (onPeerBytes !== undefined) {
       const first = messages.valid[0];
@@ -291,6 +311,19 @@ export class TransportServer {
       this.#dispatch(conn, message);
     }
     if (messages.error !== undefined) this.#reject(conn, messages.error);
+    // Only the connection whose growth crossed the budget is closed; the total is back
+    // at or under the budget afterwards, since it was before this chunk.
+    else if (this.#bufferedBytes > this.#bufferedBytesMax && conn.buffered > bufferedBefore && !conn.stream.destroyed) {
+      this.#warnRarely('buffered-bytes', { remote: conn.remote, bytes: conn.buffered, totalBytes: this.#bufferedBytes, bufferedBytesMax: this.#bufferedBytesMax }, 'input buffered across connections over the budget, connection closed');
+      this.#account(conn, 0);
+      conn.stream.destroy();
+    }
+  }
+
+  /** Sets what `conn` adds to the total of buffered input; 0 once it is closed. */
+  #account(conn: Inbound, bytes: number): void {
+    this.#bufferedBytes += bytes - conn.buffered;
+    conn.buffered = bytes;
   }
 
   /** Decoding errors are caught here and only here; handler errors must propagate. */

@@ -324,4 +324,17 @@ describe('KvStateMachine determinism and snapshots', () => {
     assert.equal(restored.read('k'), 'from-b');
     assert.deepEqual({ ...restored.apply(log.command('a', 2, put('k', 'a2'))) }, result(true, 'from-b', 6));
   });
+  it('verifySnapshot() accepts its own snapshots and throws on bytes restore() would refuse, changing nothing', () => {
+    const log = new LogBuilder();
+    const kv = new KvStateMachine();
+    kv.apply(log.command('a', 1, put('k', 'v')));
+    const bytes = snapshotBytes(kv);
+    kv.verifySnapshot(bytes);
+    const corrupt = Uint8Array.from(bytes);
+    corrupt[corrupt.length - 6]! ^= 0x40;
+    for (const bad of [corrupt, bytes.subarray(0, bytes.length - 1), new Uint8Array(20), new Uint8Array(0)]) {
+      assert.throws(() => kv.verifySnapshot(bad), { code: 'RAFT_INVALID_SNAPSHOT_DATA' });
+    }
+    assert.equal(kv.read('k'), 'v', 'the state is untouched');
+  });
 });

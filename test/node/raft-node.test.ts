@@ -110,6 +110,10 @@ class Recorder implements StateMachine<string> {
     this.applied = [...data];
     this.restored.push([...data]);
   }
+  /** Bytes starting with 0xff are not a snapshot of this state machine. */
+  verifySnapshot(data: Uint8Array): void {
+    if (data[0] === 0xff) throw new Error('not a recorder snapshot');
+  }
 }
 
 const settle = async (): Promise<void> => {
@@ -342,6 +346,27 @@ describe('snapshots in the driver', () => {
     const answers = transport.sent.filter((m) => m.type === 'AppendResponse');
     assert.deepEqual(answers.map((m) => m.type === 'AppendResponse' && [m.success, m.index]), [[true, 7]]);
     assert.equal(node.status().applied, 7);
+    assert.equal(node.status().snapshotIndex, 7);
+    await node.stop({ transferLeadership: false });
+  });
+
+  it('refuses a snapshot its state machine could not restore before the core replaces the log, and stays up', async () => {
+    const storage = new ManualStorage();
+    const { node, transport, stateMachine, snapshots, fatal } = makeNode(2, [1, 2, 3], storage);
+    await settle();
+    const message: InstallSnapshot = { type: 'InstallSnapshot', from: 1, to: 2, term: 3, snapshot: { index: 7, term: 2, config: { voters: [1, 2, 3], learners: [] } } };
+    transport.deliverSnapshot(message, Uint8Array.from([0xff, 2, 3]));
+    await storage.completeAll();
+    assert.deepEqual(fatal, [], 'the node did not stop');
+    assert.deepEqual(snapshots.saved, [], 'nothing saved');
+    assert.deepEqual(stateMachine.restored, []);
+    assert.equal(transport.sent.filter((m) => m.type === 'AppendResponse').length, 0, 'not acknowledged');
+    assert.equal(node.status().lastIndex, 0, 'the log was not replaced');
+    assert.equal(node.status().snapshotIndex, 0);
+    // The same snapshot with good bytes still installs.
+    transport.deliverSnapshot(message, Uint8Array.from([1, 2, 3]));
+    await storage.completeAll();
+    assert.deepEqual(stateMachine.restored, [[1, 2, 3]]);
     assert.equal(node.status().snapshotIndex, 7);
     await node.stop({ transferLeadership: false });
   });

@@ -10,7 +10,7 @@ import msgpack from 'msgpack-lite';
 import { EntryKind } from '../../src/core/types.js';
 import type { Entry } from '../../src/core/types.js';
 import { FrameDecodeError } from '../../src/errors.js';
-import { decodeMessage, encodeFrameMessage, encodeMessage, type WireMessage } from '../../src/transport/codec.js';
+import { TERM_MAX, decodeMessage, encodeFrameMessage, encodeMessage, type WireMessage } from '../../src/transport/codec.js';
 import { FrameDecoder } from '../../src/transport/frame.js';
 
 function entry(index: number, term: number, data: number[] = [index], kind = EntryKind.Command): Entry {
@@ -34,7 +34,7 @@ const EXAMPLES: readonly WireMessage[] = [
   { type: 'AppendResponse', from: 3, to: 1, term: 7, success: false, index: 9, hintIndex: 4, hintTerm: 3 },
   { type: 'HeartbeatRequest', from: 1, to: 2, term: 7, commit: 12, context: 3 },
   { type: 'HeartbeatResponse', from: 2, to: 1, term: 7, context: 3 },
-  { type: 'TimeoutNow', from: 1, to: 2, term: Number.MAX_SAFE_INTEGER },
+  { type: 'TimeoutNow', from: 1, to: 2, term: 2 ** 52 },
   { type: 'InstallSnapshot', from: 1, to: 2, term: 4, snapshot: { index: 10, term: 3, config: { voters: [1, 2, 3], learners: [4] } } },
   {
     type: 'SnapshotChunk',
@@ -187,6 +187,11 @@ describe('codec round trip', () => {
     assert.equal(Object.getPrototypeOf(decoded), Object.prototype);
   });
 
+  it('takes terms up to TERM_MAX, which leaves 2^52 campaigns of headroom below 2^53', () => {
+    assert.equal(TERM_MAX, 2 ** 52);
+    assert.equal(decodeMessage(raw({ ...VOTE_REQUEST, term: TERM_MAX })).type, 'VoteRequest');
+  });
+
   it('does not let inherited properties pass for fields', () => {
     // A map whose only key is __proto__ must not supply `type` and friends.
     assertRejected(raw(JSON.parse('{"__proto__": {"type": "StatusRequest", "requestId": 1}}')), 'message.type');
@@ -208,6 +213,9 @@ describe('codec validation', () => {
     { name: 'negative term', body: raw({ ...VOTE_REQUEST, term: -1 }), mention: 'VoteRequest.term' },
     { name: 'fractional term', body: raw({ ...VOTE_REQUEST, term: 1.5 }), mention: 'VoteRequest.term' },
     { name: 'unsafe integer term', body: raw({ ...VOTE_REQUEST, term: 2 ** 60 }), mention: 'VoteRequest.term' },
+    // Adopted, it would let the next campaign leave the safe integers (found by the fuzzer).
+    { name: 'largest safe integer as term', body: raw({ ...VOTE_REQUEST, term: Number.MAX_SAFE_INTEGER }), mention: 'VoteRequest.term' },
+    { name: 'term just above TERM_MAX', body: raw({ ...VOTE_REQUEST, term: TERM_MAX + 1 }), mention: 'VoteRequest.term' },
     { name: 'from = 0', body: raw({ ...VOTE_REQUEST, from: 0 }), mention: 'VoteRequest.from' },
     { name: 'to = 0', body: raw({ ...VOTE_REQUEST, to: 0 }), mention: 'VoteRequest.to' },
     { name: 'string where a number belongs', body: raw({ ...VOTE_REQUEST, lastLogIndex: '3' }), mention: 'VoteRequest.lastLogIndex' },

@@ -1,7 +1,8 @@
 // Connection limits of the node's listener: connections beyond connectionsMax are
 // closed at once, a connection that never sends a frame is closed after the handshake
-// timeout, and a peer hello of another cluster (or one claiming a different sender
-// later) closes its connection with one warning.
+// timeout, a peer hello of another cluster (or one claiming a different sender
+// later) closes its connection with one warning, and the connection whose incomplete
+// frame takes the input buffered across all connections over its budget is closed.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
@@ -10,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import { TransportServer } from '../../src/transport/server.js';
 import { encodeFrameMessage } from '../../src/transport/codec.js';
 import type { PeerMessage } from '../../src/core/messages.js';
-import { captureLogger, HOST, linesWithMessage, waitFor } from './helpers.js';
+import { captureLogger, HOST, LEVEL, linesWithMessage, waitFor } from './helpers.js';
 
 async function connect(port: number): Promise<net.Socket> {
   const socket = net.connect({ host: HOST, port });
@@ -77,5 +78,62 @@ describe('TransportServer limits and the peer hello', () => {
     await once(noHello, 'close');
     assert.equal(linesWithMessage(lines, 'peer message before a hello (no cluster id), connection closed').length, 1);
     assert.equal(received.length, 1);
+  });
+
+  /** A frame header announcing `bodyBytes`, then `sent` bytes of that body: it stays incomplete. */
+  function partialFrame(bodyBytes: number, sent: number): Buffer {
+    const bytes = Buffer.alloc(4 + sent, 0x61);
+    bytes.writeUInt32BE(bodyBytes, 0);
+    return bytes;
+  }
+
+  it('closes the connection whose bytes take the total buffered across connections over bufferedBytesMax, warning once', async () => {
+    const { server, port, lines } = await start({ bufferedBytesMax: 1000 });
+    const warning = 'input buffered across connections over the budget, connection closed';
+    const warnings = (): number => linesWithMessage(lines, warning).filter((line) => line.level === LEVEL.warn).length;
+    const [a, b] = [await connect(port), await connect(port)];
+    a.write(partialFrame(10_000, 400)); // 400 bytes of body buffered (the header is parsed at once)
+    await waitFor(() => server.bufferedBytes === 400, 'a buffered');
+    b.write(partialFrame(10_000, 400));
+    await waitFor(() => server.bufferedBytes === 800, 'b buffered');
+
+    // 400 more would make 1200: this connection is the one closed, the others stay.
+    const c = await connect(port);
+    c.write(partialFrame(10_000, 400));
+    await once(c, 'close');
+    assert.equal(server.bufferedBytes, 800, 'what c had buffered no longer counts');
+    assert.equal(warnings(), 1);
+    const [line] = linesWithMessage(lines, warning);
+    assert.equal(line!['bufferedBytesMax'], 1000);
+    assert.equal(server.connectionCount, 2);
+    assert.ok(!a.destroyed && !b.destroyed);
+
+    // A second offender soon after is closed too, without a second warning line.
+    const d = await connect(port);
+    d.write(partialFrame(10_000, 300));
+    await once(d, 'close');
+    assert.equal(warnings(), 1, 'the warning is rate-limited (the second is at debug level)');
+    assert.equal(linesWithMessage(lines, warning).length, 2);
+
+    // A closed connection's bytes are released, so there is room again.
+    a.destroy();
+    await waitFor(() => server.bufferedBytes === 400, 'a released');
+    const e = await connect(port);
+    e.write(partialFrame(10_000, 500));
+    await waitFor(() => server.bufferedBytes === 900, 'e buffered within the budget');
+    assert.ok(!e.destroyed);
+
+    // Completing a frame releases its bytes as well (the body is handed on, not kept).
+    const received: unknown[] = [];
+    server.onClientRequest((request) => received.push(request));
+    const status = encodeFrameMessage({ type: 'StatusRequest', requestId: 1 });
+    const f = await connect(port);
+    f.write(status.subarray(0, 3));
+    await waitFor(() => server.bufferedBytes === 903, 'f header in part');
+    f.write(status.subarray(3));
+    await waitFor(() => received.length === 1, 'the status request');
+    assert.equal(server.bufferedBytes, 900);
+    for (const socket of [b, e, f]) socket.destroy();
+    await waitFor(() => server.bufferedBytes === 0, 'all released');
   });
 });
