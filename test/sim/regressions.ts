@@ -50,4 +50,12 @@ export const REGRESSION_SEEDS: readonly { readonly seed: number; readonly bug: s
     bug: 'a voter that had not yet applied the change adding the new leader dropped all its messages as from an unknown peer, so it could never catch up',
     options: BEFORE_SHAPES,
   },
+  {
+    seed: 0x2a2,
+    bug: 'caught a deliberately broken leader that accepted a second membership change while one was pending (and before its own no-op applied): a just-elected leader took two removals 3 ms apart and, cut off with a minority, committed in the two-removals configuration while the other side elected a leader without that entry (leader completeness)',
+  },
+  {
+    seed: 0x266,
+    bug: 'caught a deliberately broken commit rule that counted learners: a leader partitioned with its two learners committed without a majority of voters, and the two other voters elected a leader without that entry (leader completeness)',
+  },
 ];
