@@ -58,4 +58,8 @@ export const REGRESSION_SEEDS: readonly { readonly seed: number; readonly bug: s
     seed: 0x266,
     bug: 'caught a deliberately broken commit rule that counted learners: a leader partitioned with its two learners committed without a majority of voters, and the two other voters elected a leader without that entry (leader completeness)',
   },
+  {
+    seed: 0x47a,
+    bug: 'caught a deliberately broken election rule that asked learners for votes and counted them: a voter won with two learners\' votes and only its own voter vote, and a later leader lacked an entry the other voters had committed (leader completeness)',
+  },
 ];
