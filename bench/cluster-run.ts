@@ -1,7 +1,8 @@
 /**
  * Everything measured on one cluster size: start a fresh cluster (default flags,
  * fsync on), let it idle, then sequential writes, concurrent writes, linearizable and
- * stale reads, failover, and the nodes' resource use; tear it down in a `finally`.
+ * stale reads, SIGTERM of the leader, a rolling restart, failover (SIGKILL), and the
+ * nodes' resource use; tear it down in a `finally`.
  */
 import path from 'node:path';
 import { Cluster, freePorts } from '../src/cluster/local-cluster.js';
@@ -10,6 +11,8 @@ import type { TlsMaterial } from '../src/tls/tls-config.js';
 import { register, teardown } from './cleanup.js';
 import { runFailover } from './failover.js';
 import type { FailoverResult } from './failover.js';
+import { runLeaderStops, runRollingRestart } from './graceful.js';
+import type { GracefulOptions, LeaderStopsResult, RollingRestartResult } from './graceful.js';
 import { CpuWindow, ProcessSampler, directoryBytes, sum } from './measure.js';
 import type { CpuShare, NodeUsage } from './measure.js';
 import type { Progress } from './progress.js';
@@ -29,6 +32,9 @@ export interface BenchSettings {
   readonly keySpace: number;
   readonly valueBytes: number;
   readonly kills: number;
+  /** SIGTERMs of the leader (each restarted and caught up before the next). */
+  readonly leaderStops: number;
+  readonly rollingRestart: boolean;
   readonly requestDeadlineMs: number;
   /** Nodes serve /metrics (--http-port), which turns on the driver's observers. */
   readonly metrics?: boolean;
@@ -46,6 +52,9 @@ export interface ClusterResult {
   readonly linearizableReads: (PhaseResult & { readonly foundFraction: number }) | null;
   readonly staleReads: (PhaseResult & { readonly foundFraction: number }) | null;
   readonly failover: FailoverResult | null;
+  /** SIGTERM of the leader under the failover phase's write trickle. */
+  readonly leaderStops: LeaderStopsResult | null;
+  readonly rollingRestart: RollingRestartResult | null;
   readonly resources: ResourceResult;
 }
 
@@ -64,7 +73,7 @@ export interface ResourceResult {
 
 /** The number of progress steps `runCluster` reports for these settings. */
 export function stepsPerCluster(settings: BenchSettings): number {
-  return 2 + settings.inflight.length + (settings.readInflight > 0 ? 2 : 0) + settings.kills;
+  return 2 + settings.inflight.length + (settings.readInflight > 0 ? 2 : 0) + settings.kills + settings.leaderStops + (settings.rollingRestart ? 1 : 0);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -132,6 +141,37 @@ export class ClusterBench {
     const result = await this.phase(name, this.settings.readInflight, (shape) => getOperation(shape, this.settings.requestDeadlineMs, stale, found), false);
     const foundFraction = Math.round((found.hits / Math.max(1, found.hits + found.misses)) * 1000) / 1000;
     return { ...result, foundFraction };
+  }
+
+  private gracefulOptions(): GracefulOptions {
+    return { cluster: this.cluster, shape: this.shape, intervalMs: 10, writeDeadlineMs: 5_000, pollMs: 10, stepTimeoutMs: 15_000 };
+  }
+
+  async leaderStops(): Promise<LeaderStopsResult> {
+    const nodes = this.cluster.ids.length;
+    const stops = this.settings.leaderStops;
+    this.progress.begin(`${nodes} nodes: SIGTERM of the leader, 1 of ${stops}`);
+    const result = await runLeaderStops({
+      ...this.gracefulOptions(),
+      stops,
+      onStop: (done) => {
+        this.progress.end();
+        if (done < stops) this.progress.begin(`${nodes} nodes: SIGTERM of the leader, ${done + 1} of ${stops}`);
+      },
+    });
+    this.acknowledgedWrites += result.trickle.acknowledged;
+    return result;
+  }
+
+  async rollingRestart(): Promise<RollingRestartResult> {
+    this.progress.begin(`${this.cluster.ids.length} nodes: rolling restart`);
+    try {
+      const result = await runRollingRestart(this.gracefulOptions());
+      this.acknowledgedWrites += result.trickle.acknowledged;
+      return result;
+    } finally {
+      this.progress.end();
+    }
   }
 
   async failover(): Promise<FailoverResult> {
@@ -237,7 +277,10 @@ async function measureCluster(cluster: Cluster, startupMs: number, settings: Ben
   for (const inflight of settings.inflight.filter((n) => n > 1)) concurrentWrites.push(await bench.writes(inflight));
   const linearizableReads = settings.readInflight > 0 ? await bench.reads(false) : null;
   const staleReads = settings.readInflight > 0 ? await bench.reads(true) : null;
+  // The graceful phases restart every node they stop; the failover phase leaves its last victim down, so it runs last.
+  const leaderStops = settings.leaderStops > 0 ? await bench.leaderStops() : null;
+  const rollingRestart = settings.rollingRestart ? await bench.rollingRestart() : null;
   const failover = settings.kills > 0 ? await bench.failover() : null;
   const usage = resources(bench, dataDirStart, loadCpuStart);
-  return { nodes: cluster.ids.length, dataDir: cluster.workDir, startupMs, idleRssBytes, sequentialWrites, concurrentWrites, linearizableReads, staleReads, failover, resources: usage };
+  return { nodes: cluster.ids.length, dataDir: cluster.workDir, startupMs, idleRssBytes, sequentialWrites, concurrentWrites, linearizableReads, staleReads, failover, leaderStops, rollingRestart, resources: usage };
 }

@@ -13,7 +13,8 @@ import { makeValue, randomKey } from './workload.js';
 import type { WorkloadShape } from './workload.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const round1 = (value: number): number => Math.round(value * 10) / 10;
+/** Rounds to 0.1 ms. */
+export const round1 = (value: number): number => Math.round(value * 10) / 10;
 
 interface AckWaiter {
   readonly sentAfter: number;
@@ -30,6 +31,8 @@ export class WriteTrickle {
   private waiters: AckWaiter[] = [];
   acknowledged = 0;
   failed = 0;
+  /** performance.now() of every acknowledgement, in the order they arrived. */
+  readonly ackTimes: number[] = [];
   firstError: string | null = null;
 
   constructor(
@@ -98,6 +101,7 @@ export class WriteTrickle {
 
   private acked(sent: number, ackedAt: number): void {
     this.acknowledged += 1;
+    this.ackTimes.push(ackedAt);
     const ready = this.waiters.filter((w) => sent >= w.sentAfter);
     if (ready.length === 0) return;
     this.waiters = this.waiters.filter((w) => sent < w.sentAfter);
@@ -140,7 +144,8 @@ export interface FailoverOptions {
   readonly onKill?: (done: number) => void;
 }
 
-interface LeaderPoll {
+/** What `pollNewLeader` saw; times are from `since`. */
+export interface LeaderPoll {
   leader: number | null;
   term: number | null;
   knownMs: number | null;
@@ -148,7 +153,7 @@ interface LeaderPoll {
 }
 
 /** Polls the survivors' status every `pollMs` until they agree on a leader newer than `oldTerm`. */
-async function pollNewLeader(addresses: readonly string[], oldTerm: number, killedAt: number, options: FailoverOptions): Promise<LeaderPoll> {
+export async function pollNewLeader(addresses: readonly string[], oldTerm: number, killedAt: number, options: Pick<FailoverOptions, 'pollMs' | 'stepTimeoutMs'>): Promise<LeaderPoll> {
   const client = new RaftClient({ cluster: addresses, connectTimeoutMs: 200 });
   const result: LeaderPoll = { leader: null, term: null, knownMs: null, agreedMs: null };
   const deadline = killedAt + options.stepTimeoutMs;
@@ -176,7 +181,7 @@ async function pollNewLeader(addresses: readonly string[], oldTerm: number, kill
  * applied what the leader had committed at that moment (writes keep arriving, so
  * the leader's commit index is a moving target).
  */
-async function waitCaughtUp(cluster: Cluster, id: number, timeoutMs: number): Promise<void> {
+export async function waitCaughtUp(cluster: Cluster, id: number, timeoutMs: number): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   let target: number | undefined;
   while (performance.now() < deadline) {
@@ -218,7 +223,8 @@ async function killOnce(cluster: Cluster, trickle: WriteTrickle, options: Failov
   };
 }
 
-function spread(values: readonly (number | null)[], timeoutMs: number): { median: number; max: number } {
+/** Median and max of a step's times; a step that never happened counts as `timeoutMs`. */
+export function spread(values: readonly (number | null)[], timeoutMs: number): { median: number; max: number } {
   // A step that never happened counts as the whole timeout, so it cannot flatter.
   const filled = values.map((value) => value ?? timeoutMs);
   return { median: round1(median(filled)), max: round1(Math.max(0, ...filled)) };

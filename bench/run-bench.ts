@@ -6,6 +6,7 @@
  *
  *   node dist/bench/run-bench.js [--quick] [--nodes 3,5] [--seconds 5]
  *     [--clients 1,16,64,256] [--value-bytes 100] [--read-inflight 64] [--kills 5]
+ *     [--leader-stops 3] [--no-rolling-restart]
  *     [--loops-per-client 16] [--no-save]
  *   node dist/bench/run-bench.js --soak [--soak-writes 1000000] [--soak-max-seconds N] [--no-save]
  *   node dist/bench/run-bench.js --tls [--tls-rounds 3] [--seconds 5] [--no-save]
@@ -24,6 +25,7 @@ import { runCluster, stepsPerCluster } from './cluster-run.js';
 import type { BenchSettings, ClusterResult } from './cluster-run.js';
 import { machineInfo } from './measure.js';
 import type { MachineInfo } from './measure.js';
+import { availabilitySummary } from './failover-report.js';
 import { Progress } from './progress.js';
 import { SOAK_STEPS, runSoak } from './soak.js';
 import type { SoakResult, SoakSettings } from './soak.js';
@@ -44,6 +46,8 @@ interface RawOptions {
   valueBytes: string;
   readInflight: string;
   kills?: string;
+  leaderStops?: string;
+  rollingRestart: boolean;
   loopsPerClient: string;
   save: boolean;
   soak: boolean;
@@ -107,6 +111,8 @@ function settingsFrom(raw: RawOptions): BenchSettings & { quick: boolean; nodeFl
     keySpace: 10_000,
     valueBytes: number('--value-bytes', raw.valueBytes, 1, 1_000_000),
     kills: number('--kills', raw.kills ?? (quick ? '2' : '5'), 0, 20),
+    leaderStops: number('--leader-stops', raw.leaderStops ?? (quick ? '1' : '3'), 0, 20),
+    rollingRestart: raw.rollingRestart,
     requestDeadlineMs: 10_000,
     metrics: raw.metrics,
   };
@@ -149,6 +155,8 @@ function parseArgs(argv: readonly string[]): ParsedArgs {
     .option('--value-bytes <n>', 'value size in bytes', '100')
     .option('--read-inflight <n>', 'requests in flight for the read phases (0: skip them)', '64')
     .option('--kills <n>', 'leader kills in the failover phase (default 5; 2 with --quick)')
+    .option('--leader-stops <n>', 'SIGTERMs of the leader under a write trickle (default 3; 1 with --quick)')
+    .option('--no-rolling-restart', 'skip the rolling restart (SIGTERM and restart each node in turn)')
     .option('--loops-per-client <n>', 'request loops sharing one RaftClient', '16')
     .option('--no-save', 'do not write the result to bench/results/')
     .option('--metrics', 'nodes serve /metrics, /status and /events (--http-port): the cost of observability', false)
@@ -263,7 +271,7 @@ async function main(): Promise<number> {
   if (tls !== null) return tlsMain(settings, tls, shouldSave);
   const progress = new Progress(settings.nodeCounts.length * stepsPerCluster(settings));
   installSignalHandlers(() => progress.stop());
-  const expectedSeconds = settings.nodeCounts.length * (10 + (settings.inflight.length + 2) * (settings.seconds + settings.warmupSeconds + 0.5) + settings.kills * 4);
+  const expectedSeconds = settings.nodeCounts.length * (10 + (settings.inflight.length + 2) * (settings.seconds + settings.warmupSeconds + 0.5) + (settings.kills + settings.leaderStops) * 4 + (settings.rollingRestart ? 5 * 4 : 0));
   startWatchdog(Math.max(60, expectedSeconds * 3) * 1000, () => progress.stop());
   const timestamp = new Date().toISOString();
   const started = performance.now();
@@ -284,6 +292,7 @@ async function main(): Promise<number> {
   let report: BenchReport = { tool: 'raft-ts bench', timestamp, command, settings, machine: machine ?? machineInfo(os.tmpdir()), results, durationSeconds, loadAverageAtEnd: os.loadavg().map((v) => Math.round(v * 100) / 100), resultFile: null, ...(error === undefined ? {} : { error }) };
   if (shouldSave) report = { ...report, resultFile: save(report, `${settings.nodeCounts.join('-')}${settings.quick ? '-quick' : ''}`) };
   process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  process.stderr.write(availabilitySummary(results));
   if (error !== undefined) process.stderr.write(`bench: failed: ${error}\n`);
   return error === undefined ? 0 : 1;
 }

@@ -3,7 +3,8 @@
 //   npm run sim -- --seeds 1000 [--from 0x5eed]   run consecutive seeds
 import { Command } from 'commander';
 import { performance } from 'node:perf_hooks';
-import { describeOptions } from './swarm-options.js';
+import { REGRESSION_SEEDS } from './regressions.js';
+import { describeOptions, swarmOptions } from './swarm-options.js';
 import type { SimulationResult } from './simulator.js';
 import { formatSeed, reportFailure, runSimulation } from './simulator.js';
 
@@ -14,8 +15,10 @@ function parseSeed(text: string): number {
 }
 
 async function replay(seed: number, logLevel: 'trace' | 'debug' | 'info'): Promise<number> {
-  process.stdout.write(`seed=${formatSeed(seed)} options=${describeOptions((await import('./swarm-options.js')).swarmOptions(seed))}\n`);
-  const result = await runSimulation(seed, { verbose: true, logLevel });
+  // A regression seed replays with the overrides it is kept with.
+  const options = REGRESSION_SEEDS.find((r) => r.seed === seed)?.options;
+  process.stdout.write(`seed=${formatSeed(seed)} options=${describeOptions({ ...swarmOptions(seed), ...options })}\n`);
+  const result = await runSimulation(seed, { verbose: true, logLevel, options });
   const summary = { seed: formatSeed(seed), ok: result.ok, failure: result.failure, events: result.events, simulatedMs: result.simulatedMs, operations: result.operations, committed: result.committed, snapshots: result.snapshots, traceHash: result.traceHash };
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   if (!result.ok) process.stdout.write(`${reportFailure(result)}\n`);

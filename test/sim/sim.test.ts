@@ -49,9 +49,9 @@ describe('simulation', () => {
     process.stderr.write(`simulator: ${FIXED_SEEDS} seeds at ${summary.seedsPerSecond} seeds/s, ${summary.operations} client operations\n`);
   });
 
-  for (const { seed, bug } of REGRESSION_SEEDS) {
+  for (const { seed, bug, options } of REGRESSION_SEEDS) {
     it(`regression ${formatSeed(seed)}: ${bug}`, async () => {
-      const result = await runSimulation(seed);
+      const result = await runSimulation(seed, { options });
       if (!result.ok) process.stderr.write(`${reportFailure(result)}\n`);
       assert.equal(result.failure, undefined);
       assert.ok(result.operations.ok > 0, 'clients completed operations');

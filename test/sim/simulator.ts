@@ -263,6 +263,8 @@ class Simulation {
   readonly addresses: Map<NodeId, string>;
   private failure: string | undefined;
   private nemesisRunning = true;
+  /** The highest term a leader was seen in (burst seeds aim at new leaders). */
+  private highestLeaderTerm = 0;
   snapshotsReceived = 0;
   /** Leadership transfer requests come from their own stream, so adding them left
    * every other fault of a seed where it was until the first transfer. */
@@ -306,6 +308,7 @@ class Simulation {
       if (status !== undefined) statuses.push(status);
     }
     this.checker.afterEvent(statuses);
+    this.onStatuses(statuses);
   }
 
   /** Runs the world until `until`, checking safety after every event. */
@@ -410,27 +413,121 @@ class Simulation {
     this.world.at(2_000, `n${id} removed`, () => node.crash());
   }
 
+  /** The node that believes it leads, if one does. */
+  private leaderNode(): SimNode | undefined {
+    return [...this.nodes.values()].find((n) => n.node !== undefined && n.running && n.node.status().role === 'leader');
+  }
+
   /** Asks the leader for one random membership change; refusals are fine. */
   private changeMembership(): void {
+    const leader = this.leaderNode();
+    if (leader !== undefined) this.requestChange(leader);
+  }
+
+  /** Picks a change against `target`'s configuration now and asks it, if it still leads. */
+  private requestChange(target: SimNode): void {
     const { world } = this;
-    const leader = [...this.nodes.values()].map((n) => n.node).find((n) => n !== undefined && n.status().role === 'leader');
-    if (leader === undefined) return;
+    const leader = target.node;
+    if (leader === undefined || !target.running || leader.status().role !== 'leader') return;
     const config = leader.membership();
     const members = [...config.voters, ...config.learners];
     const spares = this.ids.filter((id) => !members.includes(id) && !this.added.has(id) && !this.founders.includes(id));
+    // Learner-heavy seeds mostly keep their learners as learners.
+    const keepLearners = this.options.learnerHeavy && world.chance(0.85);
     const options: ConfChange[] = [];
-    for (const id of spares) options.push({ op: 'add-learner', id, address: `n${id}:7000` }, { op: 'add-voter', id, address: `n${id}:7000` });
-    for (const id of config.learners) options.push({ op: 'promote', id });
+    for (const id of spares) {
+      options.push({ op: 'add-learner', id, address: `n${id}:7000` });
+      if (!keepLearners) options.push({ op: 'add-voter', id, address: `n${id}:7000` });
+    }
+    if (!keepLearners) for (const id of config.learners) options.push({ op: 'promote', id });
     for (const id of members) options.push({ op: 'remove', id });
     if (options.length === 0) return;
     const change = options[world.random.nextInt(options.length)]!;
     if (change.op === 'add-learner' || change.op === 'add-voter') this.added.add(change.id);
     this.membershipChanges += 1;
-    this.log().warn({ change }, 'membership change requested');
+    this.log().warn({ change, leader: target.id }, 'membership change requested');
     leader.changeMembership(change).then(
       (index) => this.log().warn({ change, index }, 'membership change applied'),
       (err: Error) => this.log().warn({ change, err: err.message }, 'membership change refused'),
     );
+  }
+
+  /**
+   * Two to four changes a few ms apart at one leader, as an operator script (or two
+   * operators) would send them; half the time the leader is then cut off with a
+   * minority of its voters a little later, while the changes may still be in flight.
+   */
+  private membershipBurst(target: SimNode): void {
+    const { world } = this;
+    const count = 2 + world.random.nextInt(3);
+    this.log().warn({ leader: target.id, count }, 'membership burst');
+    let at = 0;
+    for (let i = 0; i < count; i += 1) {
+      world.at(at, 'membership burst', () => {
+        if (this.nemesisRunning) this.requestChange(target);
+      });
+      at += world.between(0, 5);
+    }
+    if (world.chance(0.5)) {
+      world.at(world.between(1, 80), 'partition after burst', () => {
+        if (this.nemesisRunning && target.running) this.isolateWithMinority([target.id], 'leader with a minority');
+      });
+    }
+  }
+
+  /** Voters of the current leader's configuration (or the founders when none leads). */
+  private currentVoters(): readonly NodeId[] {
+    return this.leaderNode()?.node?.membership().voters ?? this.founders;
+  }
+
+  /**
+   * Cuts `core` and fewer than half of the other voters (at random) off from the
+   * rest; nodes that are not voters land on either side. Clients are placed on a
+   * random side each.
+   */
+  private isolateWithMinority(core: readonly NodeId[], label: string): void {
+    const { world } = this;
+    const voters = this.currentVoters();
+    const others = voters.filter((id) => !core.includes(id));
+    const room = Math.max(0, Math.floor(voters.length / 2) - core.filter((id) => voters.includes(id)).length);
+    const side = new Set(core);
+    for (const id of shuffled(others, world.random).slice(0, world.random.nextInt(room + 1))) side.add(id);
+    for (const id of this.ids) if (!voters.includes(id) && !core.includes(id) && world.chance(0.5)) side.add(id);
+    this.cutSides([...side].sort((a, b) => a - b), label);
+  }
+
+  /** Cuts every link between `side` and the other nodes, both ways; places the clients. */
+  private cutSides(side: readonly NodeId[], label: string): void {
+    const { world, network, ids } = this;
+    network.heal();
+    const rest = ids.filter((id) => !side.includes(id));
+    for (const a of side) for (const b of rest) network.cutBoth(`n${a}`, `n${b}`);
+    for (let c = 1; c <= this.options.clients; c += 1) {
+      const reach = world.chance(0.5) ? side : rest;
+      for (const id of ids) if (!reach.includes(id)) network.cutBoth(`c${c}`, `n${id}`);
+    }
+    this.log().warn({ side, rest }, `partition: ${label}`);
+  }
+
+  /** Learner-heavy seeds: the leader with all its learners, or the learners apart
+   * (lagging), each with fewer than half of the other voters. */
+  private learnerPartition(): void {
+    const leader = this.leaderNode();
+    const learners = leader?.node?.membership().learners ?? [];
+    if (leader === undefined || learners.length === 0) return;
+    if (this.world.chance(0.5)) this.isolateWithMinority([leader.id, ...learners], 'leader with its learners');
+    else this.isolateWithMinority(learners, 'learners apart');
+  }
+
+  /** Burst seeds: a newly elected leader is sometimes asked for changes at once. */
+  private onStatuses(statuses: readonly CoreStatus[]): void {
+    if (!this.options.membershipBursts || !this.nemesisRunning) return;
+    for (const status of statuses) {
+      if (status.role !== 'leader' || status.term <= this.highestLeaderTerm) continue;
+      this.highestLeaderTerm = status.term;
+      const target = this.nodes.get(status.id);
+      if (target !== undefined && this.world.chance(0.3)) this.world.at(this.world.between(0, 3), 'burst at a new leader', () => this.membershipBurst(target));
+    }
   }
 
   private scheduleNemesis(): void {
@@ -444,7 +541,11 @@ class Simulation {
 
   private nemesisStep(): void {
     const { world } = this;
-    if (world.chance(this.options.membershipRate)) this.changeMembership();
+    if (world.chance(this.options.membershipRate)) {
+      const leader = this.options.membershipBursts && world.chance(0.5) ? this.leaderNode() : undefined;
+      if (leader !== undefined) this.membershipBurst(leader);
+      else this.changeMembership();
+    }
     if (world.chance(this.options.crashRate)) {
       const running = [...this.nodes.values()].filter((n) => n.running);
       if (running.length > 0) {
@@ -476,7 +577,9 @@ class Simulation {
       }
     }
     if (this.transferRate > 0 && this.transferRandom.nextFloat() < this.transferRate) this.requestTransfer();
-    if (world.chance(this.options.partitionRate)) {
+    if (this.options.learnerHeavy && world.chance(0.25)) {
+      this.learnerPartition();
+    } else if (world.chance(this.options.partitionRate)) {
       this.network.heal();
       const mode = this.options.partitionModes[world.random.nextInt(this.options.partitionModes.length)]!;
       this.partition(mode);
@@ -559,6 +662,16 @@ class Simulation {
       history: this.history.events,
     };
   }
+}
+
+/** `items` in a random order (Fisher–Yates). */
+function shuffled<T>(items: readonly T[], random: SeededRandom): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i -= 1) {
+    const j = random.nextInt(i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
 }
 
 /** The layout of a plan, for the nemesis log line. */

@@ -51,6 +51,18 @@ export interface SwarmOptions {
    * spare (as a learner, or straight as a voter), promote a learner, or remove any
    * member, the leader included; node counts grow and shrink between 1 and 7. */
   readonly membershipRate: number;
+  /** Some membership seeds ask in bursts: two to four changes a few ms apart, aimed
+   * at one leader, often right after it was elected, and often followed at once by a
+   * partition that leaves that leader with a minority. A correct leader refuses all
+   * but the first (one pending change; none before its own-term entry applies); a
+   * leader that let two through would leave members two changes apart, whose
+   * majorities need not overlap. */
+  readonly membershipBursts: boolean;
+  /** Some membership seeds keep their spares as learners (two or more at once when
+   * there are enough) and partition a leader together with its learners, or cut the
+   * learners off so they lag: a leader that counted learners would commit, or a
+   * candidate would win, without a majority of voters. */
+  readonly learnerHeavy: boolean;
 }
 
 function pick(random: SeededRandom, min: number, max: number): number {
@@ -63,7 +75,7 @@ export function swarmOptions(seed: number): SwarmOptions {
   const modes = PARTITION_MODES.filter(() => random.nextFloat() < 0.6);
   const delayMsMin = pick(random, 0, 3);
   const diskLatencyMsMin = pick(random, 0, 1);
-  const options: Omit<SwarmOptions, 'snapshotEntries' | 'snapshotTrailing' | 'snapshotChunkBytes' | 'snapshotReplayRate' | 'spareNodes' | 'membershipRate'> = {
+  const options: Omit<SwarmOptions, 'snapshotEntries' | 'snapshotTrailing' | 'snapshotChunkBytes' | 'snapshotReplayRate' | 'spareNodes' | 'membershipRate' | 'membershipBursts' | 'learnerHeavy'> = {
     nodes: pick(random, 3, 7),
     clients: pick(random, 2, 5),
     keys: pick(random, 1, 4),
@@ -97,11 +109,20 @@ export function swarmOptions(seed: number): SwarmOptions {
   };
 }
 
-function membership(random: SeededRandom, founders: number): { spareNodes: number; membershipRate: number } {
+type MembershipOptions = Pick<SwarmOptions, 'spareNodes' | 'membershipRate' | 'membershipBursts' | 'learnerHeavy'>;
+
+function membership(random: SeededRandom, founders: number): MembershipOptions {
   const changing = random.nextFloat() < 0.5;
+  const spareNodes = changing ? Math.min(7 - founders, pick(random, 1, 3)) : 0;
+  const membershipRate = changing ? 0.05 + random.nextFloat() * 0.25 : 0;
+  // Drawn after the two above, so they stay what they were for every seed.
+  const shape = changing ? random.nextInt(4) : 0;
   return {
-    spareNodes: changing ? Math.min(7 - founders, pick(random, 1, 3)) : 0,
-    membershipRate: changing ? 0.05 + random.nextFloat() * 0.25 : 0,
+    spareNodes,
+    membershipRate,
+    membershipBursts: shape === 1 || shape === 3,
+    // Two learners at once need two spares.
+    learnerHeavy: (shape === 2 || shape === 3) && spareNodes >= 2,
   };
 }
 
