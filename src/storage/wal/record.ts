@@ -25,36 +25,66 @@ const COMPACTION_BYTES = 17 + HARD_STATE_BYTES;
 
 // crc-32 (pure JavaScript, slice-by-16) rather than a native module: the native
 // one mapped about 15 MB into every node's resident memory for no measurable gain at
-// the record sizes here.
+// the record sizes here. The checksum covers the type byte, then the payload.
+const TYPE_SEED: Readonly<Record<RecordType, number>> = {
+  [RecordType.Entry]: CRC32C.buf([RecordType.Entry]),
+  [RecordType.HardState]: CRC32C.buf([RecordType.HardState]),
+  [RecordType.Compaction]: CRC32C.buf([RecordType.Compaction]),
+};
+
 function checksum(type: number, payload: Uint8Array): number {
-  return CRC32C.buf(payload, CRC32C.buf([type])) >>> 0;
+  const seed = TYPE_SEED[type as RecordType];
+  return CRC32C.buf(payload, seed ?? CRC32C.buf([type])) >>> 0;
 }
 
-function frameRecord(type: RecordType, payload: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.byteLength);
-  out.writeUInt32BE(payload.byteLength, 0);
-  out.writeUInt32BE(checksum(type, payload), 4);
-  out.writeUInt8(type, 8);
-  payload.copy(out, RECORD_HEADER_BYTES);
+/** Fills in the header of the record whose `length` payload bytes are already at
+ * `offset + RECORD_HEADER_BYTES`; returns the offset after the record. */
+function sealRecord(out: Buffer, offset: number, type: RecordType, length: number): number {
+  const payloadAt = offset + RECORD_HEADER_BYTES;
+  out.writeUInt32BE(length, offset);
+  out.writeUInt32BE(checksum(type, out.subarray(payloadAt, payloadAt + length)), offset + 4);
+  out.writeUInt8(type, offset + 8);
+  return payloadAt + length;
+}
+
+function writeHardState(out: Buffer, at: number, state: HardState): void {
+  out.writeDoubleBE(state.term, at);
+  out.writeDoubleBE(state.vote, at + 8);
+  out.writeDoubleBE(state.commit, at + 16);
+}
+
+/**
+ * The records of one append, in one buffer: an entry record per entry, then the hard
+ * state's (when given). Written in place, with one allocation for the whole batch.
+ * Entry payload: term f64 | index f64 | kind u8 | data (terms and indexes are safe
+ * integers; a float64 holds them exactly). Hard state: term, vote, commit f64.
+ */
+export function encodeBatch(entries: readonly Entry[], hardState: HardState | undefined): Buffer {
+  let bytes = hardState === undefined ? 0 : RECORD_HEADER_BYTES + HARD_STATE_BYTES;
+  for (const entry of entries) bytes += RECORD_HEADER_BYTES + ENTRY_FIXED_BYTES + entry.data.byteLength;
+  const out = Buffer.allocUnsafe(bytes);
+  let offset = 0;
+  for (const entry of entries) {
+    const at = offset + RECORD_HEADER_BYTES;
+    out.writeDoubleBE(entry.term, at);
+    out.writeDoubleBE(entry.index, at + 8);
+    out.writeUInt8(entry.kind, at + 16);
+    out.set(entry.data, at + ENTRY_FIXED_BYTES);
+    offset = sealRecord(out, offset, RecordType.Entry, ENTRY_FIXED_BYTES + entry.data.byteLength);
+  }
+  if (hardState !== undefined) {
+    writeHardState(out, offset + RECORD_HEADER_BYTES, hardState);
+    sealRecord(out, offset, RecordType.HardState, HARD_STATE_BYTES);
+  }
   return out;
 }
 
-// Terms and indexes are safe integers; a float64 holds them exactly.
 export function encodeEntryRecord(entry: Entry): Buffer {
-  const payload = Buffer.allocUnsafe(ENTRY_FIXED_BYTES + entry.data.byteLength);
-  payload.writeDoubleBE(entry.term, 0);
-  payload.writeDoubleBE(entry.index, 8);
-  payload.writeUInt8(entry.kind, 16);
-  payload.set(entry.data, ENTRY_FIXED_BYTES);
-  return frameRecord(RecordType.Entry, payload);
+  return encodeBatch([entry], undefined);
 }
 
 export function encodeHardStateRecord(state: HardState): Buffer {
-  const payload = Buffer.allocUnsafe(HARD_STATE_BYTES);
-  payload.writeDoubleBE(state.term, 0);
-  payload.writeDoubleBE(state.vote, 8);
-  payload.writeDoubleBE(state.commit, 16);
-  return frameRecord(RecordType.HardState, payload);
+  return encodeBatch([], state);
 }
 
 /**
@@ -68,14 +98,14 @@ export function encodeHardStateRecord(state: HardState): Buffer {
  * hard-state records can be deleted with their segments.
  */
 export function encodeCompactionRecord(base: EntryId, keepsSuffix: boolean, hardState: HardState): Buffer {
-  const payload = Buffer.allocUnsafe(COMPACTION_BYTES);
-  payload.writeDoubleBE(base.term, 0);
-  payload.writeDoubleBE(base.index, 8);
-  payload.writeUInt8(keepsSuffix ? 1 : 0, 16);
-  payload.writeDoubleBE(hardState.term, 17);
-  payload.writeDoubleBE(hardState.vote, 25);
-  payload.writeDoubleBE(hardState.commit, 33);
-  return frameRecord(RecordType.Compaction, payload);
+  const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + COMPACTION_BYTES);
+  const at = RECORD_HEADER_BYTES;
+  out.writeDoubleBE(base.term, at);
+  out.writeDoubleBE(base.index, at + 8);
+  out.writeUInt8(keepsSuffix ? 1 : 0, at + 16);
+  writeHardState(out, at + 17, hardState);
+  sealRecord(out, 0, RecordType.Compaction, COMPACTION_BYTES);
+  return out;
 }
 
 export type DecodedRecord =

@@ -5,7 +5,7 @@ import { EMPTY_HARD_STATE } from '../../core/types.js';
 import type { AppendHandle, FileSystem } from '../file-system.js';
 import type { LogStorage } from '../log-storage.js';
 import { LogTerms } from './log-terms.js';
-import { RECORD_HEADER_BYTES, decodeRecord, encodeCompactionRecord, encodeEntryRecord, encodeHardStateRecord } from './record.js';
+import { RECORD_HEADER_BYTES, decodeRecord, encodeBatch, encodeCompactionRecord, encodeHardStateRecord } from './record.js';
 import { Replay } from './replay.js';
 
 /** Every segment starts with this magic and a format version. */
@@ -202,10 +202,8 @@ export class Wal implements LogStorage {
     return this.serialize(async () => {
       if (this.failed !== undefined) throw this.failed;
       this.log.checkAppend(entries);
-      const records: Buffer[] = entries.map(encodeEntryRecord);
-      if (hardState !== undefined) records.push(encodeHardStateRecord(hardState));
-      if (records.length === 0) return;
-      const batch = records.length === 1 ? records[0]! : Buffer.concat(records);
+      if (entries.length === 0 && hardState === undefined) return;
+      const batch = encodeBatch(entries, hardState);
       await this.guard(async () => {
         if (this.active.bytes >= this.segmentBytesMax) await this.rollSegment();
         await this.handle!.write(batch);
