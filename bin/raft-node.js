@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
+// The options on the line above are RAFT_NODE_NODE_OPTIONS (src/cli/node-launch.ts).
 import { main } from '../dist/src/cli/raft-node.js';
 
 await main(process.argv);

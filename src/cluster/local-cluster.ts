@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { RAFT_NODE_NODE_OPTIONS } from '../cli/node-launch.js';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -11,6 +12,7 @@ import type { TlsMaterial } from '../tls/tls-config.js';
 
 // This file runs from dist/src/cluster/.
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export { RAFT_NODE_NODE_OPTIONS };
 export const RAFT_NODE_BIN = path.join(projectRoot, 'bin', 'raft-node.js');
 export const RAFT_CLI_BIN = path.join(projectRoot, 'bin', 'raft-cli.js');
 
@@ -148,7 +150,7 @@ export class Cluster {
     const log = createWriteStream(this.logFile(id), { flags: 'a' });
     const child = spawn(
       process.execPath,
-      [...this.execArgv, RAFT_NODE_BIN, '--id', String(id), ...placement, '--data-dir', path.join(this.workDir, `data-${id}`), ...this.extraArgs, ...(this.nodeArgs?.(id) ?? [])],
+      [...RAFT_NODE_NODE_OPTIONS, ...this.execArgv, RAFT_NODE_BIN, '--id', String(id), ...placement, '--data-dir', path.join(this.workDir, `data-${id}`), ...this.extraArgs, ...(this.nodeArgs?.(id) ?? [])],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     // Two pipes share one file: neither may end it, or the other writes after the end.

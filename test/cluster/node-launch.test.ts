@@ -1,0 +1,26 @@
+/**
+ * raft-node's Node.js options live in two places that must agree: the first line of
+ * bin/raft-node.js (for `raft-node`, `npx raft-node` and the Procfiles) and
+ * RAFT_NODE_NODE_OPTIONS (for LocalCluster, which starts `node bin/raft-node.js`).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+import { RAFT_NODE_BIN, RAFT_NODE_NODE_OPTIONS } from '../../src/cluster/local-cluster.js';
+
+describe('raft-node launch options', () => {
+  it('the shebang of bin/raft-node.js carries RAFT_NODE_NODE_OPTIONS', () => {
+    const firstLine = readFileSync(RAFT_NODE_BIN, 'utf8').split('\n')[0]!;
+    const match = /^#!\/usr\/bin\/env -S node(?<options>( \S+)*)$/.exec(firstLine);
+    assert.ok(match, `unexpected first line: ${firstLine}`);
+    assert.deepEqual(match.groups!['options']!.trim().split(' ').filter(Boolean), [...RAFT_NODE_NODE_OPTIONS]);
+  });
+
+  it('bin/raft-node.js runs as an executable with them', () => {
+    const result = spawnSync(RAFT_NODE_BIN, ['--help'], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /Usage: raft-node/);
+  });
+});
