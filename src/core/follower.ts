@@ -9,10 +9,12 @@ export function stepFollower(r: Raft, m: PeerMessage): void {
     case 'AppendRequest':
       heardFromLeader(r, m.from);
       handleAppend(r, m);
+      r.confirmRemoval(m.commit);
       break;
     case 'HeartbeatRequest':
       heardFromLeader(r, m.from);
       handleHeartbeat(r, m);
+      r.confirmRemoval(m.commit);
       break;
     case 'InstallSnapshot':
       heardFromLeader(r, m.from);

@@ -311,17 +311,21 @@ export class Leader {
     if (handover.round > 0 && context >= handover.round && from === handover.successor) {
       r.send({ type: 'TimeoutNow', from: r.id, to: from, term: r.term });
       r.logger.info({ to: from, term: r.term, index: handover.removalIndex }, 'removed leader hands over');
+      // The successor knows the removal is committed: the rest go on without us.
+      r.markRemoved();
       this.stepDownRemoved();
       return;
     }
     if (r.tickCount - handover.since > 2 * r.config.electionTicks) {
-      r.logger.warn({ term: r.term, index: handover.removalIndex }, 'removed leader found no successor in time; stepping down');
+      r.logger.warn({ term: r.term, index: handover.removalIndex }, 'removed leader found no successor in time; stepping down, staying to vote until a leader confirms the removal');
       this.stepDownRemoved();
       return;
     }
     if (handover.round > 0) return;
     const successor = this.mostCaughtUpVoter();
     if (successor === undefined) {
+      // No voter to hand to (removing the last voter is refused, so only a bug gets here).
+      r.markRemoved();
       this.stepDownRemoved();
       return;
     }
@@ -333,7 +337,6 @@ export class Leader {
 
   private stepDownRemoved(): void {
     const r = this.r;
-    // Stepping down marks it removed (Raft.becomeFollower).
     r.becomeFollower(r.term, NO_NODE, 'leader removed from the configuration');
   }
 

@@ -59,9 +59,14 @@ export class Raft {
   applied: number;
   /** Set once this node applied its own removal: it takes no further part. */
   removed = false;
-  /** This node applied a configuration without itself (a leader still handing over
-   * until it steps down). */
-  private leftConfiguration = false;
+  /**
+   * Index of this node's own removal, once applied while it led (0: none). It is not
+   * yet `removed`: the remaining voters may not know that the removal is committed,
+   * and until they do they need this node's vote and acknowledgements (apply on
+   * commit, as in etcd: a voter that has not learned the commit still counts us).
+   * See confirmRemoval.
+   */
+  private leftAsLeaderAt = 0;
 
   term: Term;
   vote: NodeId;
@@ -250,14 +255,26 @@ export class Raft {
     const leader = this.leading();
     leader?.onMembershipChanged(index);
     if (isMemberOf(before, this.id) && !isMemberOf(this.membership, this.id)) {
-      // A leader is removed once it stops leading, however that happens: it hands
-      // over (Leader.maybeHandOver), loses its quorum, or sees a higher term.
-      this.leftConfiguration = true;
+      // A follower learned from a leader that its removal is committed: that leader
+      // goes on without it. A leader hands over first (Leader.maybeHandOver).
       if (leader === undefined) this.markRemoved();
+      else this.leftAsLeaderAt = index;
     }
     if (this.state.role !== 'leader' && this.state.role !== 'follower' && !this.isPromotable()) {
       this.becomeFollower(this.term, NO_NODE, 'no longer a voter');
     }
+  }
+
+  /**
+   * A leader's message says its commit index is `commit`. Once that covers this
+   * node's own removal (applied while it led, then it stepped down before a
+   * successor confirmed: lost quorum, a higher term, no successor in time), the
+   * cluster has a leader that knows, and this node is removed. Until then it stays
+   * to vote and acknowledge; exiting at once could leave the rest unable to elect
+   * anyone: a voter that has not learned the commit still needs this node's vote.
+   */
+  confirmRemoval(commit: number): void {
+    if (this.leftAsLeaderAt > 0 && commit >= this.leftAsLeaderAt) this.markRemoved();
   }
 
   /** This node left the configuration: it takes no further part. */
@@ -308,7 +325,6 @@ export class Raft {
     this.state = { role: 'follower' };
     this.leaderId = leader;
     this.resetTimers();
-    if (this.leftConfiguration) this.markRemoved();
     if (previousRole !== 'follower') {
       if (previousRole === 'leader') this.logger.info({ term, reason }, 'stepped down');
       this.logger.info({ term, leader, previous: previousRole }, 'became follower');

@@ -149,19 +149,36 @@ describe('membership changes (thesis §4.1)', () => {
     assert.equal(command.mustSync, false, 'the commit of a command alone is not');
   });
 
-  it('a removed leader that loses its quorum while handing over is removed all the same', () => {
+  it('a removed leader that loses its quorum while handing over stays to vote until a leader confirms its removal', () => {
     const net = new CoreNetwork([1, 2, 3], { preVote: true, checkQuorum: true }, 1, undefined, [1, 2, 3]);
     net.elect(1);
-    // The removal commits and applies on the leader, then the others go silent
-    // before the hand-over completes.
-    net.dropIf((m) => m.type === 'HeartbeatResponse');
+    // The removal commits and applies on the leader only: nothing tells the others
+    // the new commit index, and the leader is cut off before it hands over.
+    const before = net.core(1).status().lastIndex;
+    net.intercept((m) => {
+      if (m.from !== 1) return m;
+      return m.type === 'AppendRequest' ? { ...m, commit: Math.min(m.commit, before) } : undefined;
+    });
     assert.equal(change(net, 1, { op: 'remove', id: 1 }).ok, true);
-    assert.equal(net.core(1).status().role, 'leader', 'still leading, handing over');
+    assert.deepEqual(net.core(1).status().voters, [2, 3], 'applied on the leader');
+    assert.deepEqual(net.core(2).status().voters, [1, 2, 3], 'not yet known to be committed elsewhere');
     net.isolate(1);
     net.tick(1, 3 * net.config(1).electionTicks);
     net.processReadies();
     assert.notEqual(net.core(1).status().role, 'leader');
-    assert.equal(net.core(1).status().removed, true);
+    assert.equal(net.core(1).status().removed, false, 'exiting now could leave 2 and 3 without a quorum: both still count node 1');
+    // Node 3 is lost for good; node 2 can win only with node 1's vote, and commit
+    // the removal only with node 1's acknowledgement.
+    net.takeMessages(); // what node 1 sent while cut off is lost
+    net.intercept(undefined);
+    net.heal();
+    net.isolate(3);
+    for (let i = 0; i < 10 && net.core(2).status().role !== 'leader'; i += 1) net.tick(2, net.config(2).electionTicks + 1), net.stabilize();
+    assert.equal(net.core(2).status().role, 'leader', 'node 2 leads with node 1\'s vote');
+    net.tick(2, 2);
+    net.stabilize();
+    assert.deepEqual(net.core(2).status().voters, [2, 3], 'the removal committed and applied on node 2');
+    assert.equal(net.core(1).status().removed, true, 'node 1 heard a leader whose commit covers its removal');
   });
 
   it('a removed follower learns of its removal; a removed leader hands over and steps down', () => {

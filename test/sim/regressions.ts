@@ -51,6 +51,10 @@ export const REGRESSION_SEEDS: readonly { readonly seed: number; readonly bug: s
     options: BEFORE_SHAPES,
   },
   {
+    seed: 0x5eed005a,
+    bug: 'a leader that applied its own removal and lost its quorum before handing over exited at once; the remaining voter, which had not learned that the removal committed, still counted it and could never win an election again (now it stays to vote until a leader\'s commit covers its removal)',
+  },
+  {
     seed: 0x2a2,
     bug: 'caught a deliberately broken leader that accepted a second membership change while one was pending (and before its own no-op applied): a just-elected leader took two removals 3 ms apart and, cut off with a minority, committed in the two-removals configuration while the other side elected a leader without that entry (leader completeness)',
   },
