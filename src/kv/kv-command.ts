@@ -1,4 +1,6 @@
 import msgpack from 'msgpack-lite';
+
+import { SlabEncoder } from '../transport/slab-encoder.js';
 import type { KvOperation } from '../protocol/client-messages.js';
 
 /** A write as it is stored in a log entry: the operation plus its session. */
@@ -20,14 +22,17 @@ export interface KvLimits {
 
 export const DEFAULT_KV_LIMITS: KvLimits = { keyBytesMax: 1024, valueBytesMax: 1024 * 1024 };
 
+/** Commands are encoded into shared slabs, not a new zero-filled 2 KiB buffer each. */
+const commandEncoder = new SlabEncoder();
+
 /**
- * Encodes a write for the log. msgpack-lite returns a view into a 2 KiB buffer of its
- * own; the leader keeps every entry in memory until compaction, so the bytes are
- * copied into a buffer of exactly their size rather than pinning 2 KiB per entry.
+ * Encodes a write for the log. The leader keeps every entry in memory until
+ * compaction, so the bytes are copied out of the encoder's slab into a buffer of
+ * exactly their size rather than pinning the slab.
  */
 export function encodeKvCommand(command: KvCommand): Uint8Array {
   const { operation, clientId, seq, firstUnackedSeq } = command;
-  const encoded = msgpack.encode([clientId, seq, firstUnackedSeq, operation.op, operation.key,
+  const encoded = commandEncoder.body([clientId, seq, firstUnackedSeq, operation.op, operation.key,
     'value' in operation ? operation.value : null, operation.op === 'cas' ? operation.expect : null]);
   return Uint8Array.prototype.slice.call(encoded);
 }

@@ -39,7 +39,7 @@ import type {
 } from '../protocol/client-messages.js';
 import { CLIENT_REQUEST_TYPES, CLIENT_RESPONSE_TYPES, ERROR_CODES } from '../protocol/client-messages.js';
 import { FrameDecodeError } from '../errors.js';
-import { FrameEncoder } from './frame-encoder.js';
+import { SlabEncoder } from './slab-encoder.js';
 import type { SnapshotAck, SnapshotChunk, SnapshotWireMessage } from './snapshot-messages.js';
 import { SNAPSHOT_MESSAGE_TYPES } from './snapshot-messages.js';
 import type { PeerHello } from './hello.js';
@@ -60,7 +60,7 @@ export type WireMessage = PeerMessage | ClientRequest | ClientResponse | Snapsho
  * as `__proto__` is just a key and inherited properties can never pass for fields.
  */
 const codec = msgpack.createCodec({ preset: false, usemap: true });
-const frameEncoder = new FrameEncoder(codec);
+const frameEncoder = new SlabEncoder(codec);
 
 export function encodeMessage(message: WireMessage): Buffer {
   return msgpack.encode(toWireShape(message), { codec });
@@ -68,7 +68,7 @@ export function encodeMessage(message: WireMessage): Buffer {
 
 /** Encodes `message` as one frame (length header and body in one buffer). */
 export function encodeFrameMessage(message: WireMessage): Buffer {
-  return frameEncoder.encode(toWireShape(message));
+  return frameEncoder.frame(toWireShape(message));
 }
 
 /** @throws FrameDecodeError unless `body` is exactly one well-formed message. */

@@ -1,5 +1,5 @@
 /**
- * The pooled frame encoder must give exactly the bytes of `msgpack.encode` behind a
+ * The slab encoder must give exactly the bytes of `msgpack.encode` behind a
  * length header, for values of every size (inside one slab, across slab ends, larger
  * than a slab), and frames cut from one slab must stay intact while later frames are
  * written next to them.
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import msgpack from 'msgpack-lite';
 
-import { FrameEncoder } from '../../src/transport/frame-encoder.js';
+import { SlabEncoder } from '../../src/transport/slab-encoder.js';
 import { encodeFrame } from '../../src/transport/frame.js';
 
 const codec = msgpack.createCodec({ preset: false, usemap: true });
@@ -22,12 +22,12 @@ const value: fc.Arbitrary<unknown> = fc.oneof(
   fc.string({ maxLength: 5000 }),
 );
 
-describe('FrameEncoder', () => {
+describe('SlabEncoder', () => {
   it('writes the same bytes as msgpack.encode with a length header, and earlier frames stay intact', () => {
     fc.assert(
       fc.property(fc.array(value, { minLength: 1, maxLength: 40 }), (values) => {
-        const encoder = new FrameEncoder(codec);
-        const frames = values.map((v) => encoder.encode(v));
+        const encoder = new SlabEncoder(codec);
+        const frames = values.map((v) => encoder.frame(v));
         values.forEach((v, i) => assert.deepEqual(frames[i], reference(v)));
       }),
       { numRuns: 150 },
@@ -35,11 +35,18 @@ describe('FrameEncoder', () => {
   });
 
   it('starts the next frame cleanly after a value that cannot be encoded', () => {
-    const encoder = new FrameEncoder(codec);
-    const before = encoder.encode({ a: 1 });
-    assert.throws(() => encoder.encode({ bad: 10n }));
-    const after = encoder.encode({ b: 2 });
+    const encoder = new SlabEncoder(codec);
+    const before = encoder.frame({ a: 1 });
+    assert.throws(() => encoder.frame({ bad: 10n }));
+    const after = encoder.frame({ b: 2 });
     assert.deepEqual(before, reference({ a: 1 }));
     assert.deepEqual(after, reference({ b: 2 }));
+  });
+
+  it('gives a body alone as msgpack.encode does, with its default codec too', () => {
+    const encoder = new SlabEncoder();
+    const values = [['client-1', 3, 2, 'put', 'k', 'v', null], { big: new Uint8Array(100_000) }, 'x'.repeat(70_000), [1, 2, 3]];
+    const bodies = values.map((v) => encoder.body(v));
+    values.forEach((v, i) => assert.deepEqual(bodies[i], msgpack.encode(v)));
   });
 });

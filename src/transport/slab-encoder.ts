@@ -18,7 +18,7 @@ interface EncodeBuffer {
   read(): Buffer | undefined;
 }
 
-type EncodeBufferConstructor = new (options: { codec: Codec }) => EncodeBuffer;
+type EncodeBufferConstructor = new (options: { codec?: Codec }) => EncodeBuffer;
 
 const require = createRequire(import.meta.url);
 const { EncodeBuffer } = require('msgpack-lite/lib/encode-buffer.js') as { EncodeBuffer: EncodeBufferConstructor };
@@ -36,11 +36,12 @@ const SLAB_BYTES = 64 * 1024;
  * once the frames cut from it are; a frame larger than what is left of a slab is
  * assembled by msgpack-lite in one new buffer, as before.
  */
-export class FrameEncoder {
+export class SlabEncoder {
   readonly #encoder: EncodeBuffer;
 
-  constructor(codec: Codec) {
-    this.#encoder = new EncodeBuffer({ codec });
+  /** @param codec msgpack-lite's codec to encode with (its default preset when omitted). */
+  constructor(codec?: Codec) {
+    this.#encoder = new EncodeBuffer(codec === undefined ? {} : { codec });
     const bufferish = Object.create(Bufferish) as EncodeBuffer['bufferish'];
     bufferish.alloc = (size: number) => Buffer.allocUnsafeSlow(size);
     bufferish.concat = (list: readonly Buffer[], length?: number) => Buffer.concat(list, length);
@@ -48,8 +49,25 @@ export class FrameEncoder {
     this.#encoder.minBufferSize = SLAB_BYTES;
   }
 
+  /**
+   * The msgpack bytes of `value`, as a view of a slab: valid until the slab's space
+   * is reused, which it never is, but it pins the slab. Copy what is kept (a log
+   * entry), and let go of the view.
+   */
+  body(value: unknown): Buffer {
+    const encoder = this.#encoder;
+    let body: Buffer | undefined;
+    try {
+      encoder.write(value);
+    } finally {
+      // Taken even when encoding throws, so the next value starts on a clean boundary.
+      body = encoder.read();
+    }
+    return body ?? Buffer.alloc(0);
+  }
+
   /** The frame for `value`: a 4-byte big-endian body length, then the msgpack body. */
-  encode(value: unknown): Buffer {
+  frame(value: unknown): Buffer {
     const encoder = this.#encoder;
     encoder.reserve(FRAME_HEADER_BYTES);
     let frame: Buffer;
