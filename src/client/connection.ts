@@ -1,5 +1,6 @@
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { nodeTls } from '../tls/node-tls.js';
 import type { ClientRequest, ClientResponse } from '../protocol/client-messages.js';
 import { parseAddress } from '../transport/address.js';
 import { decodeMessage, encodeFrameMessage, isWireClientResponse } from '../transport/codec.js';
@@ -29,7 +30,7 @@ export class Connection {
 
   constructor(readonly address: string, connectTimeoutMs: number, tlsMaterial?: TlsMaterial) {
     const { host, port } = parseAddress(address);
-    this.socket = tlsMaterial === undefined ? net.connect({ host, port }) : tls.connect({ host, port, ...clientTlsOptions(tlsMaterial) });
+    this.socket = tlsMaterial === undefined ? net.connect({ host, port }) : nodeTls().connect({ host, port, ...clientTlsOptions(tlsMaterial) });
     this.socket.setNoDelay(true);
     let connected = false;
     this.ready = new Promise<void>((resolve, reject) => {

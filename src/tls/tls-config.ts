@@ -1,6 +1,6 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 
 import type { NodeId } from '../core/types.js';
 import { ConfigError } from '../errors.js';

@@ -1,5 +1,6 @@
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { nodeTls } from '../tls/node-tls.js';
 import type { Logger } from 'pino';
 
 import type { PeerMessage } from '../core/messages.js';
@@ -176,7 +177,7 @@ export class PeerLink {
   #connect(): void {
     this.#state = 'connecting';
     const target = { host: this.address.host, port: this.address.port };
-    const socket = this.#tlsOptions === undefined ? net.connect(target) : tls.connect({ ...target, ...this.#tlsOptions });
+    const socket = this.#tlsOptions === undefined ? net.connect(target) : nodeTls().connect({ ...target, ...this.#tlsOptions });
     this.#socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEP_ALIVE_MS_DEFAULT);

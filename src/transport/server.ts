@@ -1,5 +1,6 @@
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { nodeTls } from '../tls/node-tls.js';
 import type { Logger } from 'pino';
 
 import type { PeerMessage } from '../core/messages.js';
@@ -142,7 +143,7 @@ export class TransportServer {
     this.#server = net.createServer((socket) => this.#accept(socket));
     const material = options.tls;
     if (material !== undefined) {
-      this.#tlsServer = tls.createServer({ cert: material.cert, key: material.key, ca: material.ca, requestCert: true, rejectUnauthorized: true, minVersion: TLS_MIN_VERSION });
+      this.#tlsServer = nodeTls().createServer({ cert: material.cert, key: material.key, ca: material.ca, requestCert: true, rejectUnauthorized: true, minVersion: TLS_MIN_VERSION });
       this.#tlsServer.on('secureConnection', (secure: tls.TLSSocket) => this.#secured(secure));
       this.#tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException, secure: tls.TLSSocket) => {
         const remote = secure.remoteAddress === undefined ? 'gone' : `${secure.remoteAddress}:${secure.remotePort}`;

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import tls from 'node:tls';
+import { nodeTls } from '../tls/node-tls.js';
 
 import type { InstallSnapshot } from '../core/messages.js';
 import type { PeerAddress } from './address.js';
@@ -34,7 +34,7 @@ export interface SnapshotSendOptions {
 export function sendSnapshotOverTcp(address: PeerAddress, message: InstallSnapshot, data: Uint8Array, options: SnapshotSendOptions): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const target = { host: address.host, port: address.port };
-    const socket = options.tls === undefined ? net.connect(target) : tls.connect({ ...target, ...clientTlsOptions(options.tls, { kind: 'node', id: message.to }) });
+    const socket = options.tls === undefined ? net.connect(target) : nodeTls().connect({ ...target, ...clientTlsOptions(options.tls, { kind: 'node', id: message.to }) });
     socket.setNoDelay(true);
     socket.setTimeout(options.idleTimeoutMs ?? 10_000);
     let settled = false;
