@@ -136,9 +136,15 @@ describe('membership changes on a running 5-node cluster', () => {
         const list = await cluster.raftClient().members({ deadlineMs: 2000 });
         return list.find((m) => m.id === 7)?.role === 'voter' ? true : undefined;
       });
-      const status = await cli([...clusterFlag, '--cluster', cluster.address(7), '--json', 'status']);
-      assert.equal(status.code, 0, status.stderr);
-      assert.equal((JSON.parse(status.stdout) as { membership: string }[])[0]!.membership, 'voter');
+      // Node 7 applies its promotion once it learns the commit (the next append or
+      // heartbeat), a moment after the leader: ask node 7 itself until it does.
+      const ownView = await waitFor('node 7 sees itself a voter', 10_000, async () => {
+        const status = await cli([...clusterFlag, '--cluster', cluster.address(7), '--json', 'status']);
+        assert.equal(status.code, 0, status.stderr);
+        const membership = (JSON.parse(status.stdout) as { membership: string }[])[0]!.membership;
+        return membership === 'voter' ? membership : undefined;
+      });
+      assert.equal(ownView, 'voter');
 
       // A little more load on the new configuration, then stop and check.
       const opsAtRemoval = workload.counts.ops;
