@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { RAFT_NODE_NODE_OPTIONS } from '../cli/node-launch.js';
+import { RAFT_NODE_ENV, RAFT_NODE_NODE_OPTIONS } from '../cli/node-launch.js';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -12,7 +12,7 @@ import type { TlsMaterial } from '../tls/tls-config.js';
 
 // This file runs from dist/src/cluster/.
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export { RAFT_NODE_NODE_OPTIONS };
+export { RAFT_NODE_ENV, RAFT_NODE_NODE_OPTIONS };
 export const RAFT_NODE_BIN = path.join(projectRoot, 'bin', 'raft-node.js');
 export const RAFT_CLI_BIN = path.join(projectRoot, 'bin', 'raft-cli.js');
 
@@ -151,7 +151,7 @@ export class Cluster {
     const child = spawn(
       process.execPath,
       [...RAFT_NODE_NODE_OPTIONS, ...this.execArgv, RAFT_NODE_BIN, '--id', String(id), ...placement, '--data-dir', path.join(this.workDir, `data-${id}`), ...this.extraArgs, ...(this.nodeArgs?.(id) ?? [])],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...RAFT_NODE_ENV, ...process.env } },
     );
     // Two pipes share one file: neither may end it, or the other writes after the end.
     child.stdout!.pipe(log, { end: false });
