@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { installSignalHandlers, startWatchdog } from './cleanup.js';
+import type { Cluster } from '../src/cluster/local-cluster.js';
 import { runCluster, stepsPerCluster } from './cluster-run.js';
 import type { BenchSettings, ClusterResult } from './cluster-run.js';
 import { machineInfo } from './measure.js';
@@ -187,82 +188,87 @@ function commandLine(): string {
 
 const errorText = (err: unknown): string => (err instanceof Error ? (err.stack ?? err.message) : String(err));
 
-async function soakMain(settings: BenchSettings & { quick: boolean; nodeFlags: string }, soakSettings: SoakSettings, shouldSave: boolean): Promise<number> {
-  const progress = new Progress(SOAK_STEPS);
+/**
+ * A run of one phase on its own instead of the regular ones (--soak, --tls): the
+ * report has `results: []` and the phase's own fields.
+ */
+interface SolePhase<T> {
+  readonly steps: number;
+  readonly watchdogMs: number;
+  readonly run: (progress: Progress, onCluster: (cluster: Cluster) => void) => Promise<T>;
+  /** Settings shown in the report and the fields the phase adds to it. */
+  readonly settings: BenchReport['settings'];
+  readonly fields: (result: T | undefined) => Partial<BenchReport>;
+  readonly fileTail: string;
+  readonly summary: (result: T) => string;
+}
+
+async function solePhaseMain<T>(phase: SolePhase<T>, shouldSave: boolean): Promise<number> {
+  const progress = new Progress(phase.steps);
   installSignalHandlers(() => progress.stop());
-  // Start-up, settling and the restart are bounded on their own (20 s, 30 s, 30 s, 60 s).
-  startWatchdog((soakSettings.maxSeconds + soakSettings.requestDeadlineMs / 1000 + 300) * 1000, () => progress.stop());
+  startWatchdog(phase.watchdogMs, () => progress.stop());
   const timestamp = new Date().toISOString();
   const started = performance.now();
   let machine: MachineInfo | null = null;
-  let soak: SoakResult | undefined;
+  let result: T | undefined;
   let error: string | undefined;
   try {
-    soak = await runSoak(soakSettings, progress, (cluster) => (machine ??= machineInfo(cluster.workDir)));
+    result = await phase.run(progress, (cluster) => (machine ??= machineInfo(cluster.workDir)));
   } catch (err) {
     error = errorText(err);
   } finally {
     progress.stop();
   }
-  const soakVerdict = soak === undefined ? undefined : verdict(soak);
   let report: BenchReport = {
     tool: 'raft-ts bench',
     timestamp,
     command: commandLine(),
-    settings: { ...settings, nodeCounts: [soakSettings.nodes] },
+    settings: phase.settings,
     machine: machine ?? machineInfo(os.tmpdir()),
     results: [],
-    soakSettings,
-    ...(soak === undefined ? {} : { soak, soakVerdict }),
+    ...phase.fields(result),
     durationSeconds: Math.round(performance.now() - started) / 1000,
     loadAverageAtEnd: os.loadavg().map((v) => Math.round(v * 100) / 100),
     resultFile: null,
     ...(error === undefined ? {} : { error }),
   };
-  const tail = `${soakSettings.nodes}-soak${soakSettings.writes === 1_000_000 ? '' : `-${soakSettings.writes}`}`;
-  if (shouldSave) report = { ...report, resultFile: save(report, tail) };
+  if (shouldSave) report = { ...report, resultFile: save(report, phase.fileTail) };
   process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-  if (soak !== undefined && soakVerdict !== undefined) process.stderr.write(soakSummary(soak, soakVerdict));
+  if (result !== undefined) process.stderr.write(phase.summary(result));
   if (error !== undefined) process.stderr.write(`bench: failed: ${error}\n`);
   return error === undefined ? 0 : 1;
 }
 
-async function tlsMain(settings: BenchSettings & { quick: boolean; nodeFlags: string }, tlsSettings: TlsBenchSettings, shouldSave: boolean): Promise<number> {
-  const progress = new Progress(tlsSteps(tlsSettings));
-  installSignalHandlers(() => progress.stop());
+function soakMain(settings: BenchSettings & { quick: boolean; nodeFlags: string }, soakSettings: SoakSettings, shouldSave: boolean): Promise<number> {
+  return solePhaseMain<SoakResult>(
+    {
+      steps: SOAK_STEPS,
+      // Start-up, settling and the restart are bounded on their own (20 s, 30 s, 30 s, 60 s).
+      watchdogMs: (soakSettings.maxSeconds + soakSettings.requestDeadlineMs / 1000 + 300) * 1000,
+      run: (progress, onCluster) => runSoak(soakSettings, progress, onCluster),
+      settings: { ...settings, nodeCounts: [soakSettings.nodes] },
+      fields: (soak) => ({ soakSettings, ...(soak === undefined ? {} : { soak, soakVerdict: verdict(soak) }) }),
+      fileTail: `${soakSettings.nodes}-soak${soakSettings.writes === 1_000_000 ? '' : `-${soakSettings.writes}`}`,
+      summary: (soak) => soakSummary(soak, verdict(soak)),
+    },
+    shouldSave,
+  );
+}
+
+function tlsMain(settings: BenchSettings & { quick: boolean; nodeFlags: string }, tlsSettings: TlsBenchSettings, shouldSave: boolean): Promise<number> {
   const expectedSeconds = 40 + 2 * tlsSettings.roundsPerMode * (settings.seconds + settings.warmupSeconds + 1);
-  startWatchdog(expectedSeconds * 3 * 1000, () => progress.stop());
-  const timestamp = new Date().toISOString();
-  const started = performance.now();
-  let machine: MachineInfo | null = null;
-  let tls: TlsResult | undefined;
-  let error: string | undefined;
-  try {
-    tls = await runTlsRatio(settings, tlsSettings, progress, (cluster) => (machine ??= machineInfo(cluster.workDir)));
-  } catch (err) {
-    error = errorText(err);
-  } finally {
-    progress.stop();
-  }
-  let report: BenchReport = {
-    tool: 'raft-ts bench',
-    timestamp,
-    command: commandLine(),
-    settings: { ...settings, nodeCounts: [tlsSettings.nodes], inflight: [tlsSettings.inflight] },
-    machine: machine ?? machineInfo(os.tmpdir()),
-    results: [],
-    tlsSettings,
-    ...(tls === undefined ? {} : { tls }),
-    durationSeconds: Math.round(performance.now() - started) / 1000,
-    loadAverageAtEnd: os.loadavg().map((v) => Math.round(v * 100) / 100),
-    resultFile: null,
-    ...(error === undefined ? {} : { error }),
-  };
-  if (shouldSave) report = { ...report, resultFile: save(report, `${tlsSettings.nodes}-tls${settings.quick ? '-quick' : ''}`) };
-  process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-  if (tls !== undefined) process.stderr.write(tlsSummary(tls));
-  if (error !== undefined) process.stderr.write(`bench: failed: ${error}\n`);
-  return error === undefined ? 0 : 1;
+  return solePhaseMain<TlsResult>(
+    {
+      steps: tlsSteps(tlsSettings),
+      watchdogMs: expectedSeconds * 3 * 1000,
+      run: (progress, onCluster) => runTlsRatio(settings, tlsSettings, progress, onCluster),
+      settings: { ...settings, nodeCounts: [tlsSettings.nodes], inflight: [tlsSettings.inflight] },
+      fields: (tls) => ({ tlsSettings, ...(tls === undefined ? {} : { tls }) }),
+      fileTail: `${tlsSettings.nodes}-tls${settings.quick ? '-quick' : ''}`,
+      summary: tlsSummary,
+    },
+    shouldSave,
+  );
 }
 
 async function main(): Promise<number> {

@@ -6,6 +6,7 @@
  */
 import type { RaftClient } from '../src/client/raft-client.js';
 import type { Operation } from './workload.js';
+import { timedRequest } from './workload.js';
 
 /** Milliseconds since the epoch, with sub-millisecond precision (node logs use Date.now()). */
 export const epochMs = (): number => performance.timeOrigin + performance.now();
@@ -51,16 +52,9 @@ export async function runCountedLoad(options: CountedLoadOptions): Promise<Count
   const loop = async (client: RaftClient): Promise<void> => {
     while (tally.sent < options.writes && performance.now() < stopAt) {
       tally.sent += 1;
-      const sent = performance.now();
-      try {
-        await options.operation(client);
-      } catch (err) {
-        tally.errors += 1;
-        tally.firstError ??= (err as Error).message ?? String(err);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        continue;
-      }
-      const acked = performance.now();
+      const timed = await timedRequest(client, options.operation, tally);
+      if (timed === undefined) continue;
+      const { sent, acked } = timed;
       tally.acknowledged += 1;
       record(performance.timeOrigin + acked, acked - sent);
     }

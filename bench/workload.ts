@@ -79,27 +79,42 @@ interface Window {
   readonly end: number;
 }
 
-interface Tally {
+interface Tally extends ErrorTally {
   readonly latency: LatencyRecorder;
-  errors: number;
-  firstError: string | null;
   /** Every request acknowledged, measured window or not. */
   allAcknowledged: number;
+}
+
+/** Where failed requests are counted. */
+export interface ErrorTally {
+  errors: number;
+  firstError: string | null;
+}
+
+/**
+ * Sends one request and returns when it was sent and acknowledged, or undefined when
+ * it failed: then it is counted, and the loop pauses 10 ms so that a node refusing
+ * requests is not hammered.
+ */
+export async function timedRequest(client: RaftClient, operation: Operation, tally: ErrorTally): Promise<{ sent: number; acked: number } | undefined> {
+  const sent = performance.now();
+  try {
+    await operation(client);
+  } catch (err) {
+    tally.errors += 1;
+    tally.firstError ??= (err as Error).message ?? String(err);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    return undefined;
+  }
+  return { sent, acked: performance.now() };
 }
 
 /** One closed loop: send, wait for the answer, record, repeat until the window ends. */
 async function requestLoop(client: RaftClient, operation: Operation, window: Window, tally: Tally): Promise<void> {
   while (performance.now() < window.end) {
-    const sent = performance.now();
-    try {
-      await operation(client);
-    } catch (err) {
-      tally.errors += 1;
-      tally.firstError ??= (err as Error).message ?? String(err);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      continue;
-    }
-    const acked = performance.now();
+    const timed = await timedRequest(client, operation, tally);
+    if (timed === undefined) continue;
+    const { sent, acked } = timed;
     tally.allAcknowledged += 1;
     // Every request acknowledged inside the window counts, whenever it was sent;
     // its latency is still send-to-acknowledgement.
