@@ -235,13 +235,15 @@ export async function startCluster(nodes: number, progress: Progress, metrics: b
   progress.begin(`${label}: starting`);
   const httpPorts = metrics ? await freePorts(nodes) : [];
   const metricsArgs = (id: number): readonly string[] => (metrics ? ['--http-port', String(httpPorts[id - 1])] : []);
-  // RAFT_BENCH_CPU_PROF=DIR writes a V8 CPU profile per node process into DIR.
+  // RAFT_BENCH_CPU_PROF=DIR writes a V8 CPU profile per node process into DIR;
+  // RAFT_BENCH_NODE_FLAGS='--flag=value ...' adds Node.js options after raft-node's
+  // own (the later one wins), to compare launch settings on one build.
   const profileDir = process.env['RAFT_BENCH_CPU_PROF'];
   const cluster = new Cluster({
     nodes,
     nodeArgs: metrics || tls !== undefined ? (id) => [...metricsArgs(id), ...(tls?.nodeArgs(id) ?? [])] : undefined,
     clientTls: tls?.clientTls,
-    execArgv: profileDir === undefined || profileDir === '' ? undefined : ['--cpu-prof', '--cpu-prof-dir', profileDir],
+    execArgv: [...(profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]), ...(process.env['RAFT_BENCH_NODE_FLAGS']?.split(' ').filter((f) => f !== '') ?? [])],
   });
   register(cluster);
   const started = performance.now();

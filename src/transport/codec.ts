@@ -68,7 +68,29 @@ export function encodeMessage(message: WireMessage): Buffer {
 
 /** Encodes `message` as one frame (length header and body in one buffer). */
 export function encodeFrameMessage(message: WireMessage): Buffer {
+  if (message.type === 'AppendRequest' && message.entries.length > 0) return encodeAppendFrame(message);
   return frameEncoder.frame(toWireShape(message));
+}
+
+/** The entries encoded last, kept for the next AppendRequest that carries the same ones. */
+let lastEntries: { entries: readonly Entry[]; encoded: Buffer } | undefined;
+const entriesEncoder = new SlabEncoder(codec);
+
+/**
+ * A leader sends the same new entries to every follower that is up to date, in
+ * messages that differ only in their envelope. Log entries are immutable objects,
+ * so the same entry objects mean the same bytes: their encoding is reused instead
+ * of being made once per follower.
+ */
+function encodeAppendFrame(message: AppendRequest): Buffer {
+  const { entries } = message;
+  let cached = lastEntries;
+  if (cached === undefined || !sameEntries(cached.entries, entries)) {
+    cached = { entries, encoded: entriesEncoder.body(entries.map(entryToWireShape)) };
+    lastEntries = cached;
+  }
+  const { type, from, to, term, prevLogIndex, prevLogTerm, commit } = message;
+  return frameEncoder.frameWithEncoded({ type, from, to, term, prevLogIndex, prevLogTerm, commit }, 'entries', cached.encoded);
 }
 
 /** @throws FrameDecodeError unless `body` is exactly one well-formed message. */
@@ -113,6 +135,12 @@ function toWireShape(message: WireMessage): unknown {
   if (message.type === 'SnapshotChunk' || message.type === 'SnapshotResponse') return { ...message, data: asBuffer(message.data) };
   if (message.type !== 'AppendRequest') return message;
   return { ...message, entries: message.entries.map(entryToWireShape) };
+}
+
+function sameEntries(a: readonly Entry[], b: readonly Entry[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function entryToWireShape(entry: Entry): unknown {

@@ -14,6 +14,7 @@ interface EncodeBuffer {
   bufferish: { alloc(size: number): Buffer; concat(list: readonly Buffer[], length?: number): Buffer };
   minBufferSize: number;
   reserve(length: number): number;
+  send(buffer: Buffer): void;
   write(value: unknown): void;
   read(): Buffer | undefined;
 }
@@ -68,14 +69,40 @@ export class SlabEncoder {
 
   /** The frame for `value`: a 4-byte big-endian body length, then the msgpack body. */
   frame(value: unknown): Buffer {
+    return this.frameWith(value);
+  }
+
+  /**
+   * The frame for the map `head` with one more field, `key`, whose value is
+   * `encodedValue`: bytes this encoder (or msgpack-lite) made earlier for it. The
+   * frame is the one `frame({ ...head, [key]: value })` would give, up to the order
+   * of the fields, so a value shared by many messages (a leader's entries, sent to
+   * every follower) is encoded once. `head` must be a plain object of fewer than 15
+   * fields, so that its map header is the one byte patched here.
+   */
+  frameWithEncoded(head: Readonly<Record<string, unknown>>, key: string, encodedValue: Buffer): Buffer {
+    return this.frameWith(head, key, encodedValue);
+  }
+
+  private frameWith(value: unknown, extraKey?: string, extraValue?: Buffer): Buffer {
     const encoder = this.#encoder;
     encoder.reserve(FRAME_HEADER_BYTES);
     let frame: Buffer;
     try {
       encoder.write(value);
+      if (extraKey !== undefined) {
+        encoder.write(extraKey);
+        encoder.send(extraValue!);
+      }
     } finally {
       // Taken even when encoding throws, so the next frame starts on a clean boundary.
       frame = encoder.read()!;
+    }
+    if (extraKey !== undefined) {
+      // A fixmap's header is 0x80 + its field count; the head had one field less.
+      const header = frame[FRAME_HEADER_BYTES]!;
+      if (header < 0x80 || header >= 0x8f) throw new Error(`frameWithEncoded: the head must be a map of at most 14 fields (header 0x${header.toString(16)})`);
+      frame[FRAME_HEADER_BYTES] = header + 1;
     }
     const bodyBytes = frame.byteLength - FRAME_HEADER_BYTES;
     if (bodyBytes > FRAME_BODY_BYTES_LIMIT) throw new FrameTooLargeError(bodyBytes, FRAME_BODY_BYTES_LIMIT);

@@ -180,6 +180,20 @@ describe('codec round trip', () => {
     assert.deepEqual(decodeMessage(body as Buffer), message);
   });
 
+  it('frames appends that share entries alike for every follower, and never reuses the encoding of other entries', () => {
+    const frameBody = (message: WireMessage): Buffer => new FrameDecoder(1 << 20).push(encodeFrameMessage(message))[0] as Buffer;
+    const shared = [entry(5, 2, [1, 2, 3]), entry(6, 2, [4]), entry(7, 3, [5, 6])];
+    const base = { type: 'AppendRequest', from: 1, term: 3, prevLogIndex: 4, prevLogTerm: 2, commit: 4 } as const;
+    const toTwo: WireMessage = { ...base, to: 2, entries: shared.slice() };
+    const toThree: WireMessage = { ...base, to: 3, entries: shared.slice(), commit: 5 };
+    // Same first and last entry, same count, one entry in between replaced: a new slice.
+    const middleReplaced: WireMessage = { ...base, to: 2, entries: [shared[0]!, entry(6, 3, [9, 9]), shared[2]!] };
+    const shorter: WireMessage = { ...base, to: 3, entries: shared.slice(0, 2) };
+    for (const message of [toTwo, toThree, shorter, toTwo, middleReplaced, toThree]) {
+      assert.deepEqual(normalize(decodeMessage(frameBody(message))), normalize(message));
+    }
+  });
+
   it('returns a fresh object with only the known fields', () => {
     const hostile: unknown = { ...JSON.parse('{"__proto__": {"admin": true}}'), ...VOTE_REQUEST, extra: 'ignored' };
     const decoded = decodeMessage(raw(hostile));

@@ -49,4 +49,31 @@ describe('SlabEncoder', () => {
     const bodies = values.map((v) => encoder.body(v));
     values.forEach((v, i) => assert.deepEqual(bodies[i], msgpack.encode(v)));
   });
+
+  it('frames a head plus one pre-encoded field as msgpack.encode frames the whole map', () => {
+    fc.assert(
+      fc.property(
+        fc.record({ type: fc.string(), n: fc.nat(), flag: fc.boolean() }),
+        fc.oneof(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 30 }), fc.uint8Array({ minLength: 60_000, maxLength: 140_000 })),
+        fc.nat({ max: 70_000 }),
+        (head, extra, padding) => {
+          const encoder = new SlabEncoder(codec);
+          // A frame first, so that the next one may start near a slab's end.
+          const earlier = encoder.frame('p'.repeat(padding));
+          const frame = encoder.frameWithEncoded(head, 'extra', msgpack.encode(extra, { codec }));
+          assert.deepEqual(frame, reference({ ...head, extra }));
+          assert.deepEqual(earlier, reference('p'.repeat(padding)));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('refuses a head whose map header is not one byte', () => {
+    const encoder = new SlabEncoder(codec);
+    const wide = Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`k${i}`, i]));
+    assert.throws(() => encoder.frameWithEncoded(wide, 'extra', msgpack.encode(1)), /at most 14 fields/);
+    assert.throws(() => encoder.frameWithEncoded([1, 2] as unknown as Record<string, unknown>, 'extra', msgpack.encode(1)), /at most 14 fields/);
+    assert.deepEqual(encoder.frame({ a: 1 }), reference({ a: 1 }));
+  });
 });
