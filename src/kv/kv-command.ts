@@ -34,11 +34,53 @@ export function encodeKvCommand(command: KvCommand): Uint8Array {
   const { operation, clientId, seq, firstUnackedSeq } = command;
   const encoded = commandEncoder.body([clientId, seq, firstUnackedSeq, operation.op, operation.key,
     'value' in operation ? operation.value : null, operation.op === 'cas' ? operation.expect : null]);
-  return Uint8Array.prototype.slice.call(encoded);
+  const data: Uint8Array = Uint8Array.prototype.slice.call(encoded);
+  if (decodesUnchanged(command)) rememberEncoded(data, command);
+  return data;
+}
+
+/** `String.prototype.isWellFormed` (ES2024; in Node.js since 20). */
+const isWellFormed = (String.prototype as unknown as { isWellFormed: (this: string) => boolean }).isWellFormed;
+
+/**
+ * Whether decoding the command's bytes gives back an equal command. UTF-8 cannot hold
+ * a lone surrogate (encoding writes U+FFFD instead), so a string with one decodes
+ * differently; strings that came off the wire never have one, but a caller in this
+ * process may pass any string, and the leader must apply what its followers decode.
+ */
+function decodesUnchanged(command: KvCommand): boolean {
+  const { operation, clientId } = command;
+  if (!isWellFormed.call(clientId) || !isWellFormed.call(operation.key)) return false;
+  if (operation.op === 'put' || operation.op === 'cas') {
+    if (!isWellFormed.call(operation.value)) return false;
+    if (operation.op === 'cas' && operation.expect !== null && !isWellFormed.call(operation.expect)) return false;
+  }
+  return true;
+}
+
+/**
+ * Commands encoded here and not yet decoded, by the identity of their bytes. The
+ * leader applies the very byte arrays it proposed, so it takes the command back from
+ * here instead of decoding what it encoded a few milliseconds earlier; commands and
+ * byte arrays are never changed once made, and only commands that decode unchanged
+ * are kept. Bounded: a command that is never applied
+ * here (leadership lost) is forgotten after RECENTLY_ENCODED_MAX newer ones.
+ */
+const recentlyEncoded = new Map<Uint8Array, KvCommand>();
+const RECENTLY_ENCODED_MAX = 8192;
+
+function rememberEncoded(data: Uint8Array, command: KvCommand): void {
+  recentlyEncoded.set(data, command);
+  if (recentlyEncoded.size > RECENTLY_ENCODED_MAX) recentlyEncoded.delete(recentlyEncoded.keys().next().value as Uint8Array);
 }
 
 /** Decodes a command the leader encoded; the leader validated it before proposing. */
 export function decodeKvCommand(data: Uint8Array): KvCommand {
+  const known = recentlyEncoded.get(data);
+  if (known !== undefined) {
+    recentlyEncoded.delete(data);
+    return known;
+  }
   // A Buffer view (no copy): msgpack-lite decodes strings natively only from a
   // Buffer, and one character at a time from a plain Uint8Array.
   const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);

@@ -32,7 +32,8 @@ describe('encodeKvCommand / decodeKvCommand', () => {
       const command: KvCommand = { operation, clientId: `client-${seq}-ü`, seq, firstUnackedSeq: seq - 1 };
       const encoded = encodeKvCommand(command);
       assert.ok(encoded instanceof Uint8Array);
-      assert.deepEqual(decodeKvCommand(encoded), command, `${operation.op} ${operation.key}`);
+      // A copy: the bytes a follower decodes, not the encoder's own array (see below).
+      assert.deepEqual(decodeKvCommand(encoded.slice()), command, `${operation.op} ${operation.key}`);
       seq += 1;
     }
   });
@@ -44,15 +45,43 @@ describe('encodeKvCommand / decodeKvCommand', () => {
   });
 
   it('keeps cas expect null (absent) distinct from expect "" (empty value)', () => {
-    const decodedNull = decodeKvCommand(encodeKvCommand({ operation: { op: 'cas', key: 'k', expect: null, value: 'v' }, clientId: 'c', seq: 1, firstUnackedSeq: 1 }));
-    const decodedEmpty = decodeKvCommand(encodeKvCommand({ operation: { op: 'cas', key: 'k', expect: '', value: 'v' }, clientId: 'c', seq: 1, firstUnackedSeq: 1 }));
+    const decodedNull = decodeKvCommand(encodeKvCommand({ operation: { op: 'cas', key: 'k', expect: null, value: 'v' }, clientId: 'c', seq: 1, firstUnackedSeq: 1 }).slice());
+    const decodedEmpty = decodeKvCommand(encodeKvCommand({ operation: { op: 'cas', key: 'k', expect: '', value: 'v' }, clientId: 'c', seq: 1, firstUnackedSeq: 1 }).slice());
     assert.equal(decodedNull.operation.op === 'cas' && decodedNull.operation.expect, null);
     assert.equal(decodedEmpty.operation.op === 'cas' && decodedEmpty.operation.expect, '');
   });
 
   it('preserves large seqs exactly', () => {
     const command: KvCommand = { operation: { op: 'put', key: 'k', value: 'v' }, clientId: 'c', seq: Number.MAX_SAFE_INTEGER, firstUnackedSeq: 2 ** 40 };
-    assert.deepEqual(decodeKvCommand(encodeKvCommand(command)), command);
+    assert.deepEqual(decodeKvCommand(encodeKvCommand(command).slice()), command);
+  });
+
+  it('gives the leader back the command it encoded, once, and decodes equal bytes afresh', () => {
+    const command: KvCommand = { operation: { op: 'put', key: 'k', value: 'v' }, clientId: 'c', seq: 7, firstUnackedSeq: 7 };
+    const encoded = encodeKvCommand(command);
+    const copy = encoded.slice();
+    assert.equal(decodeKvCommand(encoded), command, 'the very bytes it encoded: the same object');
+    const again = decodeKvCommand(encoded);
+    assert.notEqual(again, command, 'taken once: the second decode reads the bytes');
+    assert.deepEqual(again, command);
+    assert.deepEqual(decodeKvCommand(copy), command);
+  });
+
+  it('decodes a command with a lone surrogate from its bytes, as a follower does', () => {
+    const command: KvCommand = { operation: { op: 'cas', key: 'k', expect: 'x\uDC00y', value: 'lone\uD800' }, clientId: 'c', seq: 1, firstUnackedSeq: 1 };
+    const encoded = encodeKvCommand(command);
+    const onLeader = decodeKvCommand(encoded);
+    const onFollower = decodeKvCommand(encoded.slice());
+    assert.deepEqual(onLeader, onFollower);
+    assert.deepEqual(onLeader.operation, { op: 'cas', key: 'k', expect: 'x\uFFFDy', value: 'lone\uFFFD' });
+  });
+
+  it('forgets commands that are never decoded, beyond a bound', () => {
+    const first = encodeKvCommand({ operation: { op: 'put', key: 'first', value: 'v' }, clientId: 'c', seq: 1, firstUnackedSeq: 1 });
+    const firstCommand = decodeKvCommand(first.slice());
+    for (let seq = 2; seq <= 9000; seq += 1) encodeKvCommand({ operation: { op: 'put', key: 'k', value: 'v' }, clientId: 'c', seq, firstUnackedSeq: 1 });
+    const decoded = decodeKvCommand(first);
+    assert.deepEqual(decoded, firstCommand, 'decoded from its bytes, since it was forgotten');
   });
 });
 
