@@ -1,6 +1,7 @@
 import msgpack from 'msgpack-lite';
 
 import { SlabEncoder } from '../transport/slab-encoder.js';
+import { createFastCodec } from '../transport/msgpack-codec.js';
 import type { KvOperation } from '../protocol/client-messages.js';
 
 /** A write as it is stored in a log entry: the operation plus its session. */
@@ -22,8 +23,11 @@ export interface KvLimits {
 
 export const DEFAULT_KV_LIMITS: KvLimits = { keyBytesMax: 1024, valueBytesMax: 1024 * 1024 };
 
+/** No ext types: a command is an array of strings, numbers and nulls, which every
+ * msgpack-lite codec writes alike (entries written with the default codec read the same). */
+const commandCodec = createFastCodec({ preset: false });
 /** Commands are encoded into shared slabs, not a new zero-filled 2 KiB buffer each. */
-const commandEncoder = new SlabEncoder();
+const commandEncoder = new SlabEncoder(commandCodec);
 
 /**
  * Encodes a write for the log. The leader keeps every entry in memory until
@@ -84,7 +88,7 @@ export function decodeKvCommand(data: Uint8Array): KvCommand {
   // A Buffer view (no copy): msgpack-lite decodes strings natively only from a
   // Buffer, and one character at a time from a plain Uint8Array.
   const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  const [clientId, seq, firstUnackedSeq, op, key, value, expect] = msgpack.decode(bytes) as [
+  const [clientId, seq, firstUnackedSeq, op, key, value, expect] = msgpack.decode(bytes, { codec: commandCodec }) as [
     string, number, number, KvOperation['op'], string, string | null, string | null,
   ];
   let operation: KvOperation;

@@ -40,6 +40,7 @@ import type {
 import { CLIENT_REQUEST_TYPES, CLIENT_RESPONSE_TYPES, ERROR_CODES } from '../protocol/client-messages.js';
 import { FrameDecodeError } from '../errors.js';
 import { SlabEncoder } from './slab-encoder.js';
+import { createFastCodec, decodeFirst } from './msgpack-codec.js';
 import type { SnapshotAck, SnapshotChunk, SnapshotWireMessage } from './snapshot-messages.js';
 import { SNAPSHOT_MESSAGE_TYPES } from './snapshot-messages.js';
 import type { PeerHello } from './hello.js';
@@ -59,7 +60,7 @@ export type WireMessage = PeerMessage | ClientRequest | ClientResponse | Snapsho
  * array, and unknown extension types stay inert. Maps decode to `Map`, so a key such
  * as `__proto__` is just a key and inherited properties can never pass for fields.
  */
-const codec = msgpack.createCodec({ preset: false, usemap: true });
+const codec = createFastCodec({ preset: false, usemap: true });
 const frameEncoder = new SlabEncoder(codec);
 
 export function encodeMessage(message: WireMessage): Buffer {
@@ -155,19 +156,17 @@ function asBuffer(bytes: Uint8Array): Buffer {
 // Decoding
 
 function decodeMsgpack(body: Buffer): unknown {
-  const decoder = msgpack.Decoder({ codec });
-  let value: unknown;
+  let decoded: { value: unknown; end: number };
   try {
-    decoder.write(body);
-    value = decoder.read();
+    decoded = decodeFirst(codec, body);
   } catch (err) {
     throw new FrameDecodeError(`message: undecodable msgpack (${describeError(err)})`, { cause: err });
   }
   // One frame holds exactly one message; trailing bytes mean the sender is confused.
-  if (decoder.offset !== body.byteLength) {
-    throw new FrameDecodeError(`message: ${body.byteLength - decoder.offset} trailing bytes after the message`);
+  if (decoded.end !== body.byteLength) {
+    throw new FrameDecodeError(`message: ${body.byteLength - decoded.end} trailing bytes after the message`);
   }
-  return value;
+  return decoded.value;
 }
 
 function describeError(err: unknown): string {

@@ -1,0 +1,143 @@
+import { createRequire } from 'node:module';
+import msgpack from 'msgpack-lite';
+import type { Codec, CodecOptions } from 'msgpack-lite';
+
+/**
+ * msgpack-lite codecs with faster string reads and writes, and the same bytes.
+ *
+ * msgpack-lite reads and writes every string through its "bufferish" shims, which
+ * call Buffer.prototype.toString / write with `arguments` and an encoding name to
+ * normalize: that costs more than the UTF-8 work itself for the short strings of
+ * our messages (field names, a key, a client id). A decoded client request has
+ * fifteen strings, an AppendRequest four per entry, and these shims were about half
+ * of the time to decode either. The codecs made here keep every other type handler
+ * of msgpack-lite as it is and swap only the string ones for direct calls to
+ * Buffer's UTF-8 methods, which give the same strings and the same bytes
+ * (test/transport/msgpack-codec.test.ts compares both ways with the stock codec).
+ *
+ * The type tables come from msgpack-lite's own modules (lib/read-token.js,
+ * lib/write-type.js), as the slab encoder takes lib/encode-buffer.js; the version is
+ * pinned in package-lock.json.
+ */
+
+/** The part of msgpack-lite's decode buffer a type handler uses. */
+interface DecodeState {
+  buffer: Buffer;
+  offset: number;
+  reserve(length: number): number;
+}
+
+/** The part of msgpack-lite's encode buffer a type handler uses. */
+interface EncodeState {
+  buffer: Buffer;
+  offset: number;
+  reserve(length: number): number;
+}
+
+type ReadHandler = ((decoder: DecodeState) => unknown) | null;
+type WriteHandler = (encoder: EncodeState, value: unknown) => void;
+
+/** Buffer's own UTF-8 methods, which toString('utf8') and write() end in. */
+interface Utf8Buffer {
+  utf8Slice(start: number, end: number): string;
+  utf8Write(value: string, offset: number, length?: number): number;
+}
+
+interface CodecWithHandlers extends Codec {
+  decode: (decoder: DecodeState) => unknown;
+  encode: (encoder: EncodeState, value: unknown) => void;
+}
+
+const require = createRequire(import.meta.url);
+const { getReadToken } = require('msgpack-lite/lib/read-token.js') as { getReadToken(options: CodecOptions): ReadHandler[] };
+const { getWriteType } = require('msgpack-lite/lib/write-type.js') as { getWriteType(options: CodecOptions): Record<string, WriteHandler> };
+
+/** A codec like `msgpack.createCodec(options)`, with the faster string handlers. */
+export function createFastCodec(options: CodecOptions): Codec {
+  if (options.useraw === true) throw new Error('createFastCodec: useraw reads strings as bytes; use msgpack.createCodec');
+  const codec = msgpack.createCodec(options) as CodecWithHandlers;
+  codec.decode = fastDecoder(options);
+  codec.encode = fastEncoder(options);
+  return codec;
+}
+
+function readString(decoder: DecodeState, length: number): string {
+  const start = decoder.reserve(length);
+  return (decoder.buffer as unknown as Utf8Buffer).utf8Slice(start, start + length);
+}
+
+/** msgpack-lite's read-core decode over its own token table, string entries replaced. */
+function fastDecoder(options: CodecOptions): (decoder: DecodeState) => unknown {
+  const token = getReadToken(options).slice();
+  for (let length = 0; length < 32; length += 1) token[0xa0 + length] = (decoder) => readString(decoder, length); // fixstr
+  token[0xd9] = (decoder) => readString(decoder, decoder.buffer[decoder.reserve(1)]!); // str 8
+  token[0xda] = (decoder) => readString(decoder, decoder.buffer.readUInt16BE(decoder.reserve(2))); // str 16
+  token[0xdb] = (decoder) => readString(decoder, decoder.buffer.readUInt32BE(decoder.reserve(4))); // str 32
+  return function decode(decoder: DecodeState): unknown {
+    const type = decoder.buffer[decoder.reserve(1)]!;
+    const handler = token[type];
+    // msgpack-lite's own message for the one byte no format uses (0xc1).
+    if (!handler) throw new Error(`Invalid type: ${type ? `0x${type.toString(16)}` : type}`);
+    return handler(decoder);
+  };
+}
+
+/** Header bytes of a str of `length` bytes: fixstr, str 8, str 16, str 32. */
+function stringHeaderBytes(length: number): number {
+  return length < 32 ? 1 : length <= 0xff ? 2 : length <= 0xffff ? 3 : 5;
+}
+
+/**
+ * msgpack-lite's string writer, step for step: reserve the worst case, guess the
+ * header from the length in UTF-16 units, write the UTF-8 bytes after it, move them
+ * when the real header is longer or shorter, then write the header.
+ */
+function writeString(encoder: EncodeState, value: string): void {
+  const start = encoder.reserve(5 + value.length * 3);
+  const buffer = encoder.buffer;
+  const expected = stringHeaderBytes(value.length);
+  const bytes = (buffer as unknown as Utf8Buffer).utf8Write(value, start + expected);
+  const actual = stringHeaderBytes(bytes);
+  if (actual !== expected) buffer.copy(buffer, start + actual, start + expected, start + expected + bytes);
+  if (actual === 1) {
+    buffer[start] = 0xa0 + bytes;
+  } else if (actual === 2) {
+    buffer[start] = 0xd9;
+    buffer[start + 1] = bytes;
+  } else if (actual === 3) {
+    buffer[start] = 0xda;
+    buffer.writeUInt16BE(bytes, start + 1);
+  } else {
+    buffer[start] = 0xdb;
+    buffer.writeUInt32BE(bytes, start + 1);
+  }
+  encoder.offset = start + actual + bytes;
+}
+
+/** msgpack-lite's write-core encode over its own type table, the string writer replaced. */
+function fastEncoder(options: CodecOptions): (encoder: EncodeState, value: unknown) => void {
+  const writeType: Record<string, WriteHandler> = { ...getWriteType(options), string: writeString as WriteHandler };
+  return function encode(encoder: EncodeState, value: unknown): void {
+    const handler = writeType[typeof value];
+    if (!handler) throw new Error(`Unsupported type "${typeof value}": ${String(value)}`);
+    handler(encoder, value);
+  };
+}
+
+interface DecodeBufferInstance extends DecodeState {
+  write(chunk: Buffer): void;
+  read(): unknown;
+}
+const { DecodeBuffer } = require('msgpack-lite/lib/decode-buffer.js') as { DecodeBuffer: new (options: { codec: Codec }) => DecodeBufferInstance };
+
+/**
+ * The first msgpack value in `bytes` and where it ends: `msgpack.decode` without the
+ * event emitter that `msgpack.Decoder` builds for every call, and with the end, so a
+ * caller can refuse trailing bytes.
+ */
+export function decodeFirst(codec: Codec, bytes: Buffer): { value: unknown; end: number } {
+  const decoder = new DecodeBuffer({ codec });
+  decoder.write(bytes);
+  const value = decoder.read();
+  return { value, end: decoder.offset };
+}

@@ -1,0 +1,90 @@
+/**
+ * The fast codec must be msgpack-lite's codec with nothing changed but speed: the
+ * same bytes for every value (strings of every header size, unicode, lone
+ * surrogates, strings whose UTF-8 length crosses a header boundary that their UTF-16
+ * length does not), and the same value, or the same error, for every input,
+ * malformed UTF-8 and truncated strings included.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import msgpack from 'msgpack-lite';
+
+import { createFastCodec, decodeFirst } from '../../src/transport/msgpack-codec.js';
+
+const OPTION_SETS = [{ preset: false, usemap: true }, { preset: false }] as const;
+
+const text = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.string({ unit: 'grapheme', maxLength: 40 }),
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  // Around the str 8 / str 16 boundaries, in ASCII and in 3-byte characters.
+  fc.integer({ min: 20, max: 300 }).map((n) => 'a'.repeat(n)),
+  fc.integer({ min: 8, max: 120 }).map((n) => '€'.repeat(n)),
+  fc.integer({ min: 21_000, max: 22_000 }).map((n) => '€'.repeat(n)),
+  fc.constantFrom('lone\uD800', '\uDC00', 'x\uDC00y\uD83D', ''),
+);
+
+const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+  any: fc.oneof({ depthSize: 'small' }, text, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)), tie('array'), tie('object')),
+  array: fc.array(tie('any'), { maxLength: 6 }),
+  object: fc.dictionary(text, tie('any'), { maxKeys: 6 }),
+})).any;
+
+/** Decodes with `codec`, as a result or the error's message. */
+function outcome(codec: msgpack.Codec, bytes: Buffer): { value?: unknown; end?: number; error?: string } {
+  try {
+    return decodeFirst(codec, bytes);
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
+describe('createFastCodec', () => {
+  for (const options of OPTION_SETS) {
+    const stock = msgpack.createCodec(options);
+    const fast = createFastCodec(options);
+
+    it(`encodes every value to msgpack-lite's bytes (${JSON.stringify(options)})`, () => {
+      fc.assert(
+        fc.property(value, (v) => {
+          assert.deepEqual(msgpack.encode(v, { codec: fast }), msgpack.encode(v, { codec: stock }));
+        }),
+        { numRuns: 400 },
+      );
+    });
+
+    it(`decodes every encoding, cut anywhere or with bytes flipped, as msgpack-lite does (${JSON.stringify(options)})`, () => {
+      fc.assert(
+        fc.property(value, fc.nat(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }), (v, cut, flips) => {
+          const whole = msgpack.encode(v, { codec: stock });
+          assert.deepEqual(outcome(fast, whole), outcome(stock, whole));
+          const truncated = whole.subarray(0, cut % (whole.byteLength + 1));
+          assert.deepEqual(outcome(fast, truncated), outcome(stock, truncated));
+          const flipped = Buffer.from(whole);
+          for (const [at, byte] of flips) if (flipped.byteLength > 0) flipped[at % flipped.byteLength] = byte;
+          assert.deepEqual(outcome(fast, flipped), outcome(stock, flipped));
+        }),
+        { numRuns: 400 },
+      );
+    });
+  }
+
+  it('decodes malformed UTF-8 in a string as msgpack-lite does (replacement characters)', () => {
+    const codec = createFastCodec({ preset: false });
+    for (const payload of [[0xff], [0xc3], [0xe2, 0x82], [0xed, 0xa0, 0x80], [0x61, 0x80, 0x62]]) {
+      const bytes = Buffer.from([0xa0 + payload.length, ...payload]);
+      assert.deepEqual(outcome(codec, bytes), outcome(msgpack.createCodec({ preset: false }), bytes));
+    }
+  });
+
+  it('reports where the first value ends, so trailing bytes can be refused', () => {
+    const codec = createFastCodec({ preset: false });
+    const one = msgpack.encode({ a: 'b' }, { codec });
+    assert.deepEqual(decodeFirst(codec, Buffer.concat([one, Buffer.from([1, 2])])), { value: { a: 'b' }, end: one.byteLength });
+  });
+
+  it('refuses useraw, whose strings are bytes', () => {
+    assert.throws(() => createFastCodec({ useraw: true }), /useraw/);
+  });
+});
