@@ -104,7 +104,17 @@ export class RaftCore {
   private reportedMembership: ClusterConfig;
   /** What the outstanding Ready handed out, acknowledged by advance(). */
   private outstanding:
-    | { lastEntry: EntryId | undefined; hardState: HardState; applyingTo: Index; snapshot: SnapshotMeta | undefined }
+    | {
+        lastEntry: EntryId | undefined;
+        hardState: HardState;
+        /** Applied once advance() is called: the Ready's committed entries and any
+         * taken since by takeEarlyCommitted. */
+        applyingTo: Index;
+        snapshot: SnapshotMeta | undefined;
+        /** The Ready commits a membership change, which the driver applies only once
+         * the write is durable: nothing after it may be applied before. */
+        appliesConfChange: boolean;
+      }
     | undefined;
 
   constructor(deps: CoreDeps) {
@@ -246,6 +256,7 @@ export class RaftCore {
       hardState,
       applyingTo,
       snapshot,
+      appliesConfChange: committedEntries.some((entry) => entry.kind === EntryKind.ConfChange),
     };
     return ready;
   }
@@ -278,6 +289,40 @@ export class RaftCore {
     for (const message of r.messages) (isEarlyMessage(message) ? early : later).push(message);
     r.messages = later;
     return early;
+  }
+
+  /**
+   * Whether a leader has entries to apply now, while a Ready is outstanding (see
+   * takeEarlyCommitted).
+   */
+  hasEarlyCommitted(): boolean {
+    const o = this.outstanding;
+    const r = this.r;
+    if (o === undefined || o.snapshot !== undefined || o.appliesConfChange || r.leading() === undefined) return false;
+    return r.log.committed > o.applyingTo && r.log.entry(o.applyingTo + 1)?.kind !== EntryKind.ConfChange;
+  }
+
+  /**
+   * Entries a leader learned are committed while the driver is still writing the
+   * outstanding Ready, for the driver to apply at once (after that Ready's own
+   * committed entries) rather than after the write: followers' acknowledgements
+   * commit an entry whether or not the leader's own copy is durable yet (thesis
+   * §10.2.1), and the client's answer need not wait for the leader's fsync of later
+   * entries. They stop before a membership change, which is applied only from a
+   * Ready whose write is durable (see commitsConfChange). advance() counts them as
+   * applied. Empty unless a Ready is outstanding.
+   */
+  takeEarlyCommitted(): Entry[] {
+    if (!this.hasEarlyCommitted()) return [];
+    const o = this.outstanding!;
+    const r = this.r;
+    const to = Math.min(r.log.committed, o.applyingTo + COMMITTED_ENTRIES_PER_READY_MAX);
+    const entries = r.log.slice(o.applyingTo + 1, to + 1);
+    const confChange = entries.findIndex((entry) => entry.kind === EntryKind.ConfChange);
+    if (confChange >= 0) entries.length = confChange;
+    const last = entries[entries.length - 1];
+    if (last !== undefined) o.applyingTo = last.index;
+    return entries;
   }
 
   /** The driver persisted, sent and applied the outstanding Ready. */

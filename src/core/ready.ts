@@ -22,7 +22,10 @@ export interface SoftState {
  * what a crash could take back (Raft thesis §3.8); the exception is what only a
  * leader sends (see `canSendBeforePersist`). `committedEntries` may be applied while
  * the write is in flight: they are durable on a quorum already (etcd's applier runs
- * beside its WAL save).
+ * beside its WAL save). While a Ready is outstanding, a leader may also take the
+ * appends and heartbeats of new proposals (RaftCore.takeEarlyMessages) and the
+ * entries its followers commit meanwhile (RaftCore.takeEarlyCommitted), which
+ * advance() then counts as applied.
  */
 export interface Ready {
   /** Present when role or leader changed since the last Ready. */

@@ -90,7 +90,8 @@ interface ReceivedSnapshot {
  *   1. append entries and hard state to storage, fsync when the Ready says so
  *      (a leader's appends and heartbeats go out meanwhile: thesis §10.2.1);
  *   2. apply committed entries and answer the proposals and reads they settle,
- *      while that write is in flight (a membership change waits for it);
+ *      while that write is in flight (a membership change waits for it); a leader
+ *      also applies what its followers commit meanwhile;
  *   3. send the other messages once the write is durable, because a vote or an
  *      append acknowledgement is a promise about what is on disk (thesis §3.8);
  *   4. advance the core.
@@ -404,19 +405,27 @@ export class RaftNode<Result> {
   }
 
   /**
-   * While a turn waits for its write, a leader's new appends and heartbeats go out
-   * once per turn of the event loop (not once per proposal, so they still batch);
-   * see RaftCore.takeEarlyMessages.
+   * While a turn waits for its write, a leader's new appends and heartbeats go out,
+   * and the entries its followers committed are applied, once per turn of the event
+   * loop (not once per message, so they still batch); see RaftCore.takeEarlyMessages
+   * and takeEarlyCommitted.
    */
   private requestEarlySend(): void {
-    if (this.earlySendScheduled || this.stopped || !this.core.hasEarlyMessages()) return;
+    if (this.earlySendScheduled || this.stopped || (!this.core.hasEarlyMessages() && !this.core.hasEarlyCommitted())) return;
     this.earlySendScheduled = true;
     this.schedule(() => {
       this.earlySendScheduled = false;
       if (this.stopped) return;
       const messages = this.core.takeEarlyMessages();
-      this.options.observer?.sentEarly(messages);
+      if (messages.length > 0) this.options.observer?.sentEarly(messages);
       for (const message of messages) this.options.transport.send(message);
+      // Entries the followers' acknowledgements committed meanwhile: answered now,
+      // not after this node's own write (RaftCore.takeEarlyCommitted).
+      const committed = this.core.takeEarlyCommitted();
+      if (committed.length > 0) {
+        this.apply(committed);
+        this.options.observer?.applied(committed, this.appliedIndex);
+      }
     });
   }
 

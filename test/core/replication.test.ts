@@ -314,6 +314,49 @@ describe('thesis §10.2.1: a leader replicates while its own write is in flight'
     assert.equal(leader.status().commit, 3);
   });
 
+  it('applies entries its followers committed while its own write is in flight, once, stopping before a membership change', () => {
+    const net = new CoreNetwork([1, 2, 3], plain);
+    net.elect(1);
+    const leader = net.core(1);
+    propose(net, 1, 'a');
+    const first = leader.ready();
+    assert.deepEqual(first.entries.map((e) => e.index), [2]);
+    assert.equal(leader.hasEarlyCommitted(), false, 'nothing committed beyond what this Ready applies');
+    propose(net, 1, 'b');
+    const early = leader.takeEarlyMessages().filter((m): m is AppendRequest => m.type === 'AppendRequest');
+    // Both followers take 2 and 3 and answer: a quorum without the leader's own copy.
+    for (const m of [...first.messages, ...early]) if (m.type === 'AppendRequest' && m.entries.length > 0) net.core(m.to).step(m);
+    net.processReadies();
+    for (const reply of net.takeMessages().filter((m) => m.type === 'AppendResponse')) leader.step(reply);
+    assert.equal(leader.status().commit, 3, 'followers 2 and 3 are a quorum of three');
+    assert.equal(leader.hasEarlyCommitted(), true);
+    assert.deepEqual(leader.takeEarlyCommitted().map((e) => e.index), [2, 3], '"a" and "b", though neither is durable here yet');
+    assert.equal(leader.hasEarlyCommitted(), false);
+    assert.deepEqual(leader.takeEarlyCommitted(), [], 'handed out once');
+    leader.advance();
+    assert.equal(leader.status().applied, 3, 'advance counts them applied');
+    const second = leader.ready();
+    assert.deepEqual(second.entries.map((e) => e.index), [3], '"b" is still written by the next Ready');
+    assert.deepEqual(second.committedEntries, [], 'and not applied again');
+    leader.advance();
+
+    // A membership change is applied only from a Ready whose write is durable.
+    propose(net, 1, 'c');
+    assert.equal(leader.step({ type: 'ProposeConfChange', change: { op: 'add-learner', id: 4, address: 'n4' } }).ok, true);
+    propose(net, 1, 'd');
+    const third = leader.ready();
+    assert.deepEqual(third.entries.map((e) => e.index), [4, 5, 6]);
+    for (const m of third.messages) if (m.type === 'AppendRequest' && m.entries.length > 0 && m.to !== 4) net.core(m.to).step(m);
+    net.processReadies();
+    for (const reply of net.takeMessages().filter((m) => m.type === 'AppendResponse')) leader.step(reply);
+    assert.equal(leader.status().commit, 6);
+    assert.deepEqual(leader.takeEarlyCommitted().map((e) => e.index), [4], '"c", and not the change at 5 nor "d" after it');
+    assert.equal(leader.hasEarlyCommitted(), false);
+    leader.advance();
+    assert.deepEqual(leader.ready().committedEntries.map((e) => e.index), [5, 6], 'the next Ready applies them, after its write');
+    assert.equal(leader.hasEarlyCommitted(), false, 'nor anything early while a Ready that applies a change is outstanding');
+  });
+
   it('hands out nothing early unless it leads and a Ready is outstanding', () => {
     const net = new CoreNetwork([1, 2, 3], plain);
     net.elect(1);
@@ -325,5 +368,7 @@ describe('thesis §10.2.1: a leader replicates while its own write is in flight'
     follower.ready();
     assert.equal(follower.hasEarlyMessages(), false, 'a follower\'s answers always wait for its write');
     assert.deepEqual(follower.takeEarlyMessages(), []);
+    assert.equal(follower.hasEarlyCommitted(), false);
+    assert.deepEqual(follower.takeEarlyCommitted(), []);
   });
 });
