@@ -2,6 +2,7 @@ import msgpack from 'msgpack-lite';
 
 import { SlabEncoder } from '../transport/slab-encoder.js';
 import { createFastCodec } from '../transport/msgpack-codec.js';
+import { ByteArena } from '../util/byte-arena.js';
 import type { KvOperation } from '../protocol/client-messages.js';
 
 /** A write as it is stored in a log entry: the operation plus its session. */
@@ -28,17 +29,19 @@ export const DEFAULT_KV_LIMITS: KvLimits = { keyBytesMax: 1024, valueBytesMax: 1
 const commandCodec = createFastCodec({ preset: false });
 /** Commands are encoded into shared slabs, not a new zero-filled 2 KiB buffer each. */
 const commandEncoder = new SlabEncoder(commandCodec);
+/** Where the bytes of proposed commands are kept, next to each other (see ByteArena). */
+const commandArena = new ByteArena();
 
 /**
  * Encodes a write for the log. The leader keeps every entry in memory until
- * compaction, so the bytes are copied out of the encoder's slab into a buffer of
- * exactly their size rather than pinning the slab.
+ * compaction, so the bytes are copied out of the encoder's slab, which frames share,
+ * into an arena that only log entries share (they are dropped in log order).
  */
 export function encodeKvCommand(command: KvCommand): Uint8Array {
   const { operation, clientId, seq, firstUnackedSeq } = command;
   const encoded = commandEncoder.body([clientId, seq, firstUnackedSeq, operation.op, operation.key,
     'value' in operation ? operation.value : null, operation.op === 'cas' ? operation.expect : null]);
-  const data: Uint8Array = Uint8Array.prototype.slice.call(encoded);
+  const data = commandArena.copy(encoded);
   if (decodesUnchanged(command)) rememberEncoded(data, command);
   return data;
 }

@@ -41,6 +41,7 @@ import { CLIENT_REQUEST_TYPES, CLIENT_RESPONSE_TYPES, ERROR_CODES } from '../pro
 import { FrameDecodeError } from '../errors.js';
 import { SlabEncoder } from './slab-encoder.js';
 import { createFastCodec, decodeFirst } from './msgpack-codec.js';
+import { ByteArena } from '../util/byte-arena.js';
 import type { SnapshotAck, SnapshotChunk, SnapshotWireMessage } from './snapshot-messages.js';
 import { SNAPSHOT_MESSAGE_TYPES } from './snapshot-messages.js';
 import type { PeerHello } from './hello.js';
@@ -354,6 +355,9 @@ function validateEntries(fields: Fields, prevLogIndex: Index, prevLogTerm: Term,
   return entries;
 }
 
+/** Where the payloads of entries received from a leader are kept (see ByteArena). */
+const entryArena = new ByteArena();
+
 const ENTRY_KINDS: readonly number[] = [0, 1, 2]; // EntryKind.Noop, EntryKind.Command, EntryKind.ConfChange
 
 function validateEntry(fields: Fields): Entry {
@@ -361,9 +365,9 @@ function validateEntry(fields: Fields): Entry {
   const index = fields.count('index');
   const kind = fields.raw('kind');
   if (typeof kind !== 'number' || !ENTRY_KINDS.includes(kind)) fields.fail('kind', '0 (noop), 1 (command) or 2 (membership change)');
-  // Copy: the decoded payload is a view of the whole frame, which would otherwise stay
-  // in memory for as long as the entry does.
-  const data = new Uint8Array(fields.bytes('data'));
+  // Copy: the decoded payload shares memory with other decoded bytes, which would
+  // otherwise stay in memory for as long as the entry does.
+  const data = entryArena.copy(fields.bytes('data'));
   return { term, index, kind: kind as Entry['kind'], data };
 }
 

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 
 import type { KvCommand, KvLimits } from '../../src/kv/kv-command.js';
 import { DEFAULT_KV_LIMITS, checkKvLimits, decodeKvCommand, encodeKvCommand } from '../../src/kv/kv-command.js';
+import { SlabEncoder } from '../../src/transport/slab-encoder.js';
 import type { KvOperation } from '../../src/protocol/client-messages.js';
 
 const OPERATIONS: readonly KvOperation[] = [
@@ -38,10 +39,18 @@ describe('encodeKvCommand / decodeKvCommand', () => {
     }
   });
 
-  it('holds only its own bytes: a log entry does not pin an encoder buffer', () => {
-    const encoded = encodeKvCommand({ operation: { op: 'put', key: 'k', value: 'v'.repeat(100) }, clientId: 'c', seq: 1, firstUnackedSeq: 1 });
-    assert.equal(encoded.buffer.byteLength, encoded.byteLength);
-    assert.equal(encoded.byteOffset, 0);
+  it('keeps a command\'s bytes next to other commands\' only, never in an encoder buffer that frames share', () => {
+    const command = (seq: number, value: string): KvCommand => ({ operation: { op: 'put', key: 'k', value }, clientId: 'c', seq, firstUnackedSeq: 1 });
+    const first = encodeKvCommand(command(1, 'v'.repeat(100)));
+    const second = encodeKvCommand(command(2, 'w'.repeat(100)));
+    if (first.buffer === second.buffer) assert.equal(second.byteOffset, first.byteOffset + first.byteLength, 'adjacent in one slab');
+    // Frames encoded meanwhile do not touch them.
+    const frame = new SlabEncoder().frame({ filler: 'x'.repeat(70_000) });
+    assert.ok(frame.buffer !== first.buffer && frame.buffer !== second.buffer);
+    assert.deepEqual(decodeKvCommand(first.slice()), command(1, 'v'.repeat(100)));
+    assert.deepEqual(decodeKvCommand(second.slice()), command(2, 'w'.repeat(100)));
+    const large = encodeKvCommand(command(3, 'z'.repeat(10_000)));
+    assert.equal(large.buffer.byteLength, large.byteLength, 'a large command gets a buffer of its own');
   });
 
   it('keeps cas expect null (absent) distinct from expect "" (empty value)', () => {
