@@ -27,6 +27,14 @@ interface WellFormedCheck {
   isWellFormed(): boolean;
 }
 
+/** Buffer's own UTF-8 writer, which `write(value, offset, 'utf8')` ends in. */
+interface Utf8Writer {
+  utf8Write(value: string, offset: number): number;
+}
+
+/** A string's header: its encoding (u8), then its length in bytes (u32). */
+const STRING_HEADER_BYTES = 5;
+
 /** Accumulates a byte stream into chunks of at most `chunkBytes`; `take()` hands over the full ones. */
 export class ChunkWriter {
   private buffer: Buffer;
@@ -69,15 +77,22 @@ export class ChunkWriter {
 
   string(value: string): void {
     if ((value as unknown as WellFormedCheck).isWellFormed()) {
-      const length = Buffer.byteLength(value, 'utf8');
-      this.u8(StringEncoding.Utf8);
-      this.u32(length);
-      if (this.at + length <= this.chunkBytes) {
-        this.room(length); // fits in this chunk: at most grows the buffer, never flushes
-        this.at += this.buffer.write(value, this.at, 'utf8');
-      } else {
-        this.bytes(Buffer.from(value, 'utf8'));
+      // At most 3 UTF-8 bytes per UTF-16 unit: when that fits in this chunk, write
+      // the bytes after room for the header and fill the length in after, instead
+      // of scanning the string once to measure it and once to copy it.
+      const most = STRING_HEADER_BYTES + value.length * 3;
+      if (this.at + most <= this.chunkBytes) {
+        this.room(most); // fits in this chunk: at most grows the buffer, never flushes
+        const length = (this.buffer as unknown as Utf8Writer).utf8Write(value, this.at + STRING_HEADER_BYTES);
+        this.buffer[this.at] = StringEncoding.Utf8;
+        this.buffer.writeUInt32LE(length, this.at + 1);
+        this.at += STRING_HEADER_BYTES + length;
+        return;
       }
+      const encoded = Buffer.from(value, 'utf8');
+      this.u8(StringEncoding.Utf8);
+      this.u32(encoded.byteLength);
+      this.bytes(encoded);
       return;
     }
     const units = Buffer.from(value, 'utf16le');
