@@ -26,7 +26,7 @@ export const DEFAULT_KV_LIMITS: KvLimits = { keyBytesMax: 1024, valueBytesMax: 1
 
 /** No ext types: a command is an array of strings, numbers and nulls, which every
  * msgpack-lite codec writes alike (entries written with the default codec read the same). */
-const commandCodec = createFastCodec({ preset: false });
+const commandCodec = createFastCodec({ preset: false }, ['put', 'get', 'delete', 'cas']);
 /** Commands are encoded into shared slabs, not a new zero-filled 2 KiB buffer each. */
 const commandEncoder = new SlabEncoder(commandCodec);
 /** Where the bytes of proposed commands are kept, next to each other (see ByteArena). */

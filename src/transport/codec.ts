@@ -61,7 +61,14 @@ export type WireMessage = PeerMessage | ClientRequest | ClientResponse | Snapsho
  * array, and unknown extension types stay inert. Maps decode to `Map`, so a key such
  * as `__proto__` is just a key and inherited properties can never pass for fields.
  */
-const codec = createFastCodec({ preset: false, usemap: true });
+const codec = createFastCodec({ preset: false, usemap: true }, [
+  ...PEER_MESSAGE_TYPES, ...CLIENT_REQUEST_TYPES, ...CLIENT_RESPONSE_TYPES, ...SNAPSHOT_MESSAGE_TYPES, 'PeerHello',
+  // The fields of the messages a write takes (append, acknowledgement, request, answer).
+  'type', 'from', 'to', 'term', 'prevLogIndex', 'prevLogTerm', 'entries', 'commit', 'index', 'kind', 'data',
+  'success', 'hintIndex', 'hintTerm', 'context', 'requestId', 'operation', 'op', 'key', 'value', 'expect',
+  'clientId', 'seq', 'firstUnackedSeq', 'stale', 'result', 'ok', 'code', 'message', 'leader', 'leaderAddress',
+  'put', 'get', 'delete', 'cas',
+]);
 const frameEncoder = new SlabEncoder(codec);
 
 export function encodeMessage(message: WireMessage): Buffer {

@@ -52,13 +52,55 @@ const require = createRequire(import.meta.url);
 const { getReadToken } = require('msgpack-lite/lib/read-token.js') as { getReadToken(options: CodecOptions): ReadHandler[] };
 const { getWriteType } = require('msgpack-lite/lib/write-type.js') as { getWriteType(options: CodecOptions): Record<string, WriteHandler> };
 
-/** A codec like `msgpack.createCodec(options)`, with the faster string handlers. */
-export function createFastCodec(options: CodecOptions): Codec {
+/**
+ * A codec like `msgpack.createCodec(options)`, with the faster string handlers.
+ * `knownStrings` (field names, type tags) are read back as the very same string
+ * objects, with no UTF-8 work and no new string to collect (a KvRequest decodes in
+ * 2.0 µs instead of 2.9, a 70-entry append in 76 µs instead of 125); other strings
+ * go through Buffer's UTF-8 methods.
+ */
+export function createFastCodec(options: CodecOptions, knownStrings: readonly string[] = []): Codec {
   if (options.useraw === true) throw new Error('createFastCodec: useraw reads strings as bytes; use msgpack.createCodec');
   const codec = msgpack.createCodec(options) as CodecWithHandlers;
-  codec.decode = fastDecoder(options);
+  const known = new KnownStrings(knownStrings);
+  codec.decode = fastDecoder(options, known);
   codec.encode = fastEncoder(options);
   return codec;
+}
+
+/** The fixstr (under 32 bytes) among the known strings, by their encoding. */
+class KnownStrings {
+  /** Candidates by slot(): a string's UTF-8 bytes and the string. */
+  readonly #slots: { bytes: Buffer; value: string }[][] = Array.from({ length: KNOWN_SLOTS }, () => []);
+
+  constructor(strings: readonly string[]) {
+    for (const value of new Set(strings)) {
+      const bytes = Buffer.from(value, 'utf8');
+      // Only strings that read back unchanged, in a one-byte header.
+      if (bytes.byteLength === 0 || bytes.byteLength >= 32 || bytes.toString('utf8') !== value) continue;
+      this.#slots[slot(bytes, 0, bytes.byteLength)]!.push({ bytes, value });
+    }
+  }
+
+  /** The known string whose UTF-8 bytes are buffer[start, start + length), if any. */
+  read(buffer: Buffer, start: number, length: number): string | undefined {
+    if (length === 0) return undefined;
+    for (const candidate of this.#slots[slot(buffer, start, length)]!) {
+      const bytes = candidate.bytes;
+      if (bytes.byteLength !== length) continue;
+      let i = 0;
+      while (i < length && bytes[i] === buffer[start + i]) i += 1;
+      if (i === length) return candidate.value;
+    }
+    return undefined;
+  }
+}
+
+const KNOWN_SLOTS = 512;
+
+/** A cheap spread of (length, first, middle and last byte) over the slots. */
+function slot(buffer: Uint8Array, start: number, length: number): number {
+  return ((length * 31 + buffer[start]!) * 31 + buffer[start + (length >> 1)]! * 7 + buffer[start + length - 1]!) % KNOWN_SLOTS;
 }
 
 function readString(decoder: DecodeState, length: number): string {
@@ -67,9 +109,15 @@ function readString(decoder: DecodeState, length: number): string {
 }
 
 /** msgpack-lite's read-core decode over its own token table, string entries replaced. */
-function fastDecoder(options: CodecOptions): (decoder: DecodeState) => unknown {
+function fastDecoder(options: CodecOptions, known: KnownStrings): (decoder: DecodeState) => unknown {
   const token = getReadToken(options).slice();
-  for (let length = 0; length < 32; length += 1) token[0xa0 + length] = (decoder) => readString(decoder, length); // fixstr
+  for (let length = 0; length < 32; length += 1) {
+    // fixstr
+    token[0xa0 + length] = (decoder) => {
+      const start = decoder.reserve(length);
+      return known.read(decoder.buffer, start, length) ?? (decoder.buffer as unknown as Utf8Buffer).utf8Slice(start, start + length);
+    };
+  }
   token[0xd9] = (decoder) => readString(decoder, decoder.buffer[decoder.reserve(1)]!); // str 8
   token[0xda] = (decoder) => readString(decoder, decoder.buffer.readUInt16BE(decoder.reserve(2))); // str 16
   token[0xdb] = (decoder) => readString(decoder, decoder.buffer.readUInt32BE(decoder.reserve(4))); // str 32
@@ -114,7 +162,11 @@ function writeString(encoder: EncodeState, value: string): void {
   encoder.offset = start + actual + bytes;
 }
 
-/** msgpack-lite's write-core encode over its own type table, the string writer replaced. */
+/**
+ * msgpack-lite's write-core encode over its own type table, the string writer
+ * replaced. (Known strings are not looked up here: a Map lookup of each string cost
+ * more than writing it, 2.6 against 2.2 µs for a KvResponse.)
+ */
 function fastEncoder(options: CodecOptions): (encoder: EncodeState, value: unknown) => void {
   const writeType: Record<string, WriteHandler> = { ...getWriteType(options), string: writeString as WriteHandler };
   return function encode(encoder: EncodeState, value: unknown): void {
