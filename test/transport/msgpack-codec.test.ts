@@ -30,9 +30,19 @@ const text = fc.oneof(
 );
 
 const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
-  any: fc.oneof({ depthSize: 'small' }, text, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)), tie('array'), tie('object')),
+  any: fc.oneof(
+    { depthSize: 'small' },
+    text, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined),
+    fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
+    tie('array'), tie('object'), tie('map'), tie('bare'), tie('wide'),
+  ),
   array: fc.array(tie('any'), { maxLength: 6 }),
   object: fc.dictionary(text, tie('any'), { maxKeys: 6 }),
+  map: fc.array(fc.tuple(tie('any'), tie('any')), { maxLength: 4 }).map((pairs) => new Map(pairs)),
+  // No prototype, and of a class: both left to msgpack-lite's own handler.
+  bare: fc.dictionary(text, tie('any'), { maxKeys: 3 }).map((o) => Object.assign(Object.create(null) as object, o)),
+  // Past the one-byte headers: 16 to 20 elements or fields.
+  wide: fc.integer({ min: 16, max: 20 }).chain((n) => fc.oneof(fc.array(fc.integer(), { minLength: n, maxLength: n }), fc.uniqueArray(fc.string({ minLength: 1, maxLength: 3 }), { minLength: n, maxLength: n }).map((keys) => Object.fromEntries(keys.map((k, i) => [k, i]))))),
 })).any;
 
 /** Decodes with `codec`, as a result or the error's message. */
@@ -50,6 +60,12 @@ describe('createFastCodec', () => {
     const fast = createFastCodec(options, KNOWN);
 
     it(`encodes every value to msgpack-lite's bytes (${JSON.stringify(options)})`, () => {
+      class Point {
+        constructor(readonly x: number) {}
+      }
+      assert.deepEqual(msgpack.encode([new Point(1), { a: new Point(2) }], { codec: fast }), msgpack.encode([new Point(1), { a: new Point(2) }], { codec: stock }));
+      const big = Array.from({ length: 70_000 }, (_, i) => i % 7);
+      assert.deepEqual(msgpack.encode(big, { codec: fast }), msgpack.encode(big, { codec: stock }), 'an array past 65,535 elements');
       fc.assert(
         fc.property(value, (v) => {
           assert.deepEqual(msgpack.encode(v, { codec: fast }), msgpack.encode(v, { codec: stock }));
