@@ -118,16 +118,36 @@ function fastDecoder(options: CodecOptions, known: KnownStrings): (decoder: Deco
       return known.read(decoder.buffer, start, length) ?? (decoder.buffer as unknown as Utf8Buffer).utf8Slice(start, start + length);
     };
   }
+  if (options.usemap === true) {
+    // Straight into the Map: msgpack-lite first reads keys and values into two arrays.
+    for (let size = 0; size < 16; size += 1) token[0x80 + size] = (decoder) => readMap(decoder, size, decode); // fixmap
+    token[0xde] = (decoder) => readMap(decoder, decoder.buffer.readUInt16BE(decoder.reserve(2)), decode); // map 16
+    token[0xdf] = (decoder) => readMap(decoder, decoder.buffer.readUInt32BE(decoder.reserve(4)), decode); // map 32
+  }
   token[0xd9] = (decoder) => readString(decoder, decoder.buffer[decoder.reserve(1)]!); // str 8
   token[0xda] = (decoder) => readString(decoder, decoder.buffer.readUInt16BE(decoder.reserve(2))); // str 16
   token[0xdb] = (decoder) => readString(decoder, decoder.buffer.readUInt32BE(decoder.reserve(4))); // str 32
-  return function decode(decoder: DecodeState): unknown {
+  return decode;
+
+  function decode(decoder: DecodeState): unknown {
     const type = decoder.buffer[decoder.reserve(1)]!;
     const handler = token[type];
     // msgpack-lite's own message for the one byte no format uses (0xc1).
     if (!handler) throw new Error(`Invalid type: ${type ? `0x${type.toString(16)}` : type}`);
     return handler(decoder);
-  };
+  }
+}
+
+function readMap(decoder: DecodeState, size: number, decode: (decoder: DecodeState) => unknown): Map<unknown, unknown> {
+  // msgpack-lite's guard: every key and value takes a byte at least, so a size the
+  // rest of the buffer cannot hold is refused before anything is read.
+  if (2 * size > decoder.buffer.length - decoder.offset) throw new Error('BUFFER_SHORTAGE');
+  const map = new Map<unknown, unknown>();
+  for (let i = 0; i < size; i += 1) {
+    const key = decode(decoder);
+    map.set(key, decode(decoder));
+  }
+  return map;
 }
 
 /** Header bytes of a str of `length` bytes: fixstr, str 8, str 16, str 32. */
