@@ -188,8 +188,13 @@ function describeError(err: unknown): string {
 class Fields {
   constructor(
     private readonly values: Map<unknown, unknown>,
-    private readonly path: string,
+    /** The path, or what makes it: built only for an error, not for every entry. */
+    private readonly where: string | (() => string),
   ) {}
+
+  private get path(): string {
+    return typeof this.where === 'string' ? this.where : this.where();
+  }
 
   fail(key: string, expected: string): never {
     const value = this.values.get(key);
@@ -259,7 +264,7 @@ class Fields {
 
   element(key: string, index: number, value: unknown): Fields {
     if (!(value instanceof Map)) throw new FrameDecodeError(`${this.path}.${key}[${index}]: expected a map, got ${describeValue(value)}`);
-    return new Fields(value, `${this.path}.${key}[${index}]`);
+    return new Fields(value, () => `${this.path}.${key}[${index}]`);
   }
 
   /** msgpack `bin`, which the decoder yields as a Buffer. */
@@ -349,8 +354,8 @@ function validateEntries(fields: Fields, prevLogIndex: Index, prevLogTerm: Term,
   const list = fields.array('entries');
   const entries: Entry[] = [];
   let lastTerm = prevLogTerm;
-  for (const [position, value] of list.entries()) {
-    const entryFields = fields.element('entries', position, value);
+  for (let position = 0; position < list.length; position += 1) {
+    const entryFields = fields.element('entries', position, list[position]);
     const entry = validateEntry(entryFields);
     const expectedIndex = prevLogIndex + 1 + position;
     if (entry.index !== expectedIndex) entryFields.violated('index', `expected ${expectedIndex} (contiguous after prevLogIndex), got ${entry.index}`);
