@@ -150,6 +150,21 @@ function readMap(decoder: DecodeState, size: number, decode: (decoder: DecodeSta
   return map;
 }
 
+/**
+ * A string under 32 characters that is all ASCII, as a fixstr written byte by byte:
+ * for field names, keys and ids, crossing into Buffer's C++ writer costs more than
+ * the loop. Writes nothing and returns false at the first non-ASCII character.
+ */
+function writeShortAscii(encoder: EncodeState, value: string): boolean {
+  const length = value.length;
+  for (let i = 0; i < length; i += 1) if (value.charCodeAt(i) >= 0x80) return false;
+  const start = encoder.reserve(1 + length);
+  const buffer = encoder.buffer;
+  buffer[start] = 0xa0 + length;
+  for (let i = 0; i < length; i += 1) buffer[start + 1 + i] = value.charCodeAt(i);
+  return true;
+}
+
 /** Header bytes of a str of `length` bytes: fixstr, str 8, str 16, str 32. */
 function stringHeaderBytes(length: number): number {
   return length < 32 ? 1 : length <= 0xff ? 2 : length <= 0xffff ? 3 : 5;
@@ -161,6 +176,7 @@ function stringHeaderBytes(length: number): number {
  * when the real header is longer or shorter, then write the header.
  */
 function writeString(encoder: EncodeState, value: string): void {
+  if (value.length < 32 && writeShortAscii(encoder, value)) return;
   const start = encoder.reserve(5 + value.length * 3);
   const buffer = encoder.buffer;
   const expected = stringHeaderBytes(value.length);
