@@ -230,20 +230,29 @@ export interface ClusterTls {
   readonly clientTls: TlsMaterial;
 }
 
+/**
+ * Node.js options for every node, from the environment: RAFT_BENCH_CPU_PROF=DIR
+ * writes a V8 CPU profile per node process into DIR; RAFT_BENCH_NODE_FLAGS='--flag
+ * ...' adds options after raft-node's own (the later one wins), to compare launch
+ * settings on one build.
+ */
+function nodeExecArgv(): string[] {
+  const profileDir = process.env['RAFT_BENCH_CPU_PROF'] ?? '';
+  const profile = profileDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
+  const flags = (process.env['RAFT_BENCH_NODE_FLAGS'] ?? '').split(' ').filter((flag) => flag !== '');
+  return [...profile, ...flags];
+}
+
 /** Starts a fresh cluster (registered for teardown) and waits for its leader; `label` names it in the progress bar. */
 export async function startCluster(nodes: number, progress: Progress, metrics: boolean, tls?: ClusterTls, label = `${nodes} nodes`): Promise<{ cluster: Cluster; startupMs: number }> {
   progress.begin(`${label}: starting`);
   const httpPorts = metrics ? await freePorts(nodes) : [];
   const metricsArgs = (id: number): readonly string[] => (metrics ? ['--http-port', String(httpPorts[id - 1])] : []);
-  // RAFT_BENCH_CPU_PROF=DIR writes a V8 CPU profile per node process into DIR;
-  // RAFT_BENCH_NODE_FLAGS='--flag=value ...' adds Node.js options after raft-node's
-  // own (the later one wins), to compare launch settings on one build.
-  const profileDir = process.env['RAFT_BENCH_CPU_PROF'];
   const cluster = new Cluster({
     nodes,
     nodeArgs: metrics || tls !== undefined ? (id) => [...metricsArgs(id), ...(tls?.nodeArgs(id) ?? [])] : undefined,
     clientTls: tls?.clientTls,
-    execArgv: [...(profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]), ...(process.env['RAFT_BENCH_NODE_FLAGS']?.split(' ').filter((f) => f !== '') ?? [])],
+    execArgv: nodeExecArgv(),
   });
   register(cluster);
   const started = performance.now();

@@ -4,6 +4,8 @@ import { SlabEncoder } from '../transport/slab-encoder.js';
 import { createFastCodec } from '../transport/msgpack-codec.js';
 import { ByteArena } from '../util/byte-arena.js';
 import type { KvOperation } from '../protocol/client-messages.js';
+import { KV_OPERATIONS } from '../protocol/client-messages.js';
+import { isWellFormed } from '../util/utf8.js';
 
 /** A write as it is stored in a log entry: the operation plus its session. */
 export interface KvCommand {
@@ -26,7 +28,7 @@ export const DEFAULT_KV_LIMITS: KvLimits = { keyBytesMax: 1024, valueBytesMax: 1
 
 /** No ext types: a command is an array of strings, numbers and nulls, which every
  * msgpack-lite codec writes alike (entries written with the default codec read the same). */
-const commandCodec = createFastCodec({ preset: false }, ['put', 'get', 'delete', 'cas']);
+const commandCodec = createFastCodec({ preset: false }, KV_OPERATIONS);
 /** Commands are encoded into shared slabs, not a new zero-filled 2 KiB buffer each. */
 const commandEncoder = new SlabEncoder(commandCodec);
 /** Where the bytes of proposed commands are kept, next to each other (see ByteArena). */
@@ -46,9 +48,6 @@ export function encodeKvCommand(command: KvCommand): Uint8Array {
   return data;
 }
 
-/** `String.prototype.isWellFormed` (ES2024; in Node.js since 20). */
-const isWellFormed = (String.prototype as unknown as { isWellFormed: (this: string) => boolean }).isWellFormed;
-
 /**
  * Whether decoding the command's bytes gives back an equal command. UTF-8 cannot hold
  * a lone surrogate (encoding writes U+FFFD instead), so a string with one decodes
@@ -57,10 +56,10 @@ const isWellFormed = (String.prototype as unknown as { isWellFormed: (this: stri
  */
 function decodesUnchanged(command: KvCommand): boolean {
   const { operation, clientId } = command;
-  if (!isWellFormed.call(clientId) || !isWellFormed.call(operation.key)) return false;
+  if (!isWellFormed(clientId) || !isWellFormed(operation.key)) return false;
   if (operation.op === 'put' || operation.op === 'cas') {
-    if (!isWellFormed.call(operation.value)) return false;
-    if (operation.op === 'cas' && operation.expect !== null && !isWellFormed.call(operation.expect)) return false;
+    if (!isWellFormed(operation.value)) return false;
+    if (operation.op === 'cas' && operation.expect !== null && !isWellFormed(operation.expect)) return false;
   }
   return true;
 }
@@ -70,8 +69,8 @@ function decodesUnchanged(command: KvCommand): boolean {
  * leader applies the very byte arrays it proposed, so it takes the command back from
  * here instead of decoding what it encoded a few milliseconds earlier; commands and
  * byte arrays are never changed once made, and only commands that decode unchanged
- * are kept. Bounded: a command that is never applied
- * here (leadership lost) is forgotten after RECENTLY_ENCODED_MAX newer ones.
+ * are kept. Bounded: a command that is never applied here (leadership lost) is
+ * forgotten after RECENTLY_ENCODED_MAX newer ones.
  */
 const recentlyEncoded = new Map<Uint8Array, KvCommand>();
 const RECENTLY_ENCODED_MAX = 8192;

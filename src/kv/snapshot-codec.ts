@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import CRC32C from 'crc-32/crc32c.js';
 
 import { InvalidSnapshotDataError } from '../errors.js';
+import { isWellFormed, utf8Write } from '../util/utf8.js';
 
 /**
  * The primitives snapshot bytes are made of: little-endian integers, float64s
@@ -21,16 +22,6 @@ const enum StringEncoding {
 
 const TRAILER_BYTES = 4;
 const INITIAL_BUFFER_BYTES = 16 * 1024;
-
-/** String.prototype.isWellFormed (Node 20, ES2024), absent from the ES2022 lib typings. */
-interface WellFormedCheck {
-  isWellFormed(): boolean;
-}
-
-/** Buffer's own UTF-8 writer, which `write(value, offset, 'utf8')` ends in. */
-interface Utf8Writer {
-  utf8Write(value: string, offset: number): number;
-}
 
 /** A string's header: its encoding (u8), then its length in bytes (u32). */
 const STRING_HEADER_BYTES = 5;
@@ -76,14 +67,14 @@ export class ChunkWriter {
   }
 
   string(value: string): void {
-    if ((value as unknown as WellFormedCheck).isWellFormed()) {
+    if (isWellFormed(value)) {
       // At most 3 UTF-8 bytes per UTF-16 unit: when that fits in this chunk, write
       // the bytes after room for the header and fill the length in after, instead
       // of scanning the string once to measure it and once to copy it.
       const most = STRING_HEADER_BYTES + value.length * 3;
       if (this.at + most <= this.chunkBytes) {
         this.room(most); // fits in this chunk: at most grows the buffer, never flushes
-        const length = (this.buffer as unknown as Utf8Writer).utf8Write(value, this.at + STRING_HEADER_BYTES);
+        const length = utf8Write(this.buffer, value, this.at + STRING_HEADER_BYTES);
         this.buffer[this.at] = StringEncoding.Utf8;
         this.buffer.writeUInt32LE(length, this.at + 1);
         this.at += STRING_HEADER_BYTES + length;

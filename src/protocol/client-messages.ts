@@ -16,6 +16,8 @@ export type KvOperation =
    * (`null` means "absent"). */
   | { readonly op: 'cas'; readonly key: string; readonly expect: string | null; readonly value: string };
 
+export const KV_OPERATIONS: readonly KvOperation['op'][] = ['put', 'get', 'delete', 'cas'];
+
 export interface StatusRequest {
   readonly type: 'StatusRequest';
   readonly requestId: number;

@@ -37,7 +37,7 @@ import type {
   TransferLeaderRequest,
   TransferLeaderResponse,
 } from '../protocol/client-messages.js';
-import { CLIENT_REQUEST_TYPES, CLIENT_RESPONSE_TYPES, ERROR_CODES } from '../protocol/client-messages.js';
+import { CLIENT_REQUEST_TYPES, CLIENT_RESPONSE_TYPES, ERROR_CODES, KV_OPERATIONS } from '../protocol/client-messages.js';
 import { FrameDecodeError } from '../errors.js';
 import { SlabEncoder } from './slab-encoder.js';
 import { createFastCodec, decodeFirst } from './msgpack-codec.js';
@@ -67,7 +67,7 @@ const codec = createFastCodec({ preset: false, usemap: true }, [
   'type', 'from', 'to', 'term', 'prevLogIndex', 'prevLogTerm', 'entries', 'commit', 'index', 'kind', 'data',
   'success', 'hintIndex', 'hintTerm', 'context', 'requestId', 'operation', 'op', 'key', 'value', 'expect',
   'clientId', 'seq', 'firstUnackedSeq', 'stale', 'result', 'ok', 'code', 'message', 'leader', 'leaderAddress',
-  'put', 'get', 'delete', 'cas',
+  ...KV_OPERATIONS,
 ]);
 const frameEncoder = new SlabEncoder(codec);
 
@@ -483,10 +483,8 @@ function validateKvRequest(fields: Fields): KvRequest {
   };
 }
 
-const KV_OPS = ['put', 'get', 'delete', 'cas'] as const;
-
 function validateKvOperation(fields: Fields): KvOperation {
-  const op = fields.oneOf('op', KV_OPS);
+  const op = fields.oneOf('op', KV_OPERATIONS);
   const key = fields.string('key');
   switch (op) {
     case 'put':

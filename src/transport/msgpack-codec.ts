@@ -2,18 +2,22 @@ import { createRequire } from 'node:module';
 import msgpack from 'msgpack-lite';
 import type { Codec, CodecOptions } from 'msgpack-lite';
 
+import { utf8Slice, utf8Write } from '../util/utf8.js';
+
 /**
- * msgpack-lite codecs with faster string reads and writes, and the same bytes.
+ * msgpack-lite codecs with faster handlers for what our messages are made of, and the
+ * same bytes.
  *
  * msgpack-lite reads and writes every string through its "bufferish" shims, which
  * call Buffer.prototype.toString / write with `arguments` and an encoding name to
  * normalize: that costs more than the UTF-8 work itself for the short strings of
  * our messages (field names, a key, a client id). A decoded client request has
  * fifteen strings, an AppendRequest four per entry, and these shims were about half
- * of the time to decode either. The codecs made here keep every other type handler
- * of msgpack-lite as it is and swap only the string ones for direct calls to
- * Buffer's UTF-8 methods, which give the same strings and the same bytes
- * (test/transport/msgpack-codec.test.ts compares both ways with the stock codec).
+ * of the time to decode either. The codecs made here keep msgpack-lite's type tables
+ * and replace the handlers of strings (Buffer's UTF-8 methods directly; known strings
+ * read back as themselves), maps when they decode to Map (no key and value arrays
+ * first), and arrays and plain objects on the way out (no per-object type probes).
+ * test/transport/msgpack-codec.test.ts compares both ways with the stock codec.
  *
  * The type tables come from msgpack-lite's own modules (lib/read-token.js,
  * lib/write-type.js), as the slab encoder takes lib/encode-buffer.js; the version is
@@ -36,12 +40,6 @@ interface EncodeState {
 
 type ReadHandler = ((decoder: DecodeState) => unknown) | null;
 type WriteHandler = (encoder: EncodeState, value: unknown) => void;
-
-/** Buffer's own UTF-8 methods, which toString('utf8') and write() end in. */
-interface Utf8Buffer {
-  utf8Slice(start: number, end: number): string;
-  utf8Write(value: string, offset: number, length?: number): number;
-}
 
 interface CodecWithHandlers extends Codec {
   decode: (decoder: DecodeState) => unknown;
@@ -103,21 +101,16 @@ function slot(buffer: Uint8Array, start: number, length: number): number {
   return ((length * 31 + buffer[start]!) * 31 + buffer[start + (length >> 1)]! * 7 + buffer[start + length - 1]!) % KNOWN_SLOTS;
 }
 
-function readString(decoder: DecodeState, length: number): string {
+/** A string of `length` bytes; a known one when `known` has it (fixstr only). */
+function readString(decoder: DecodeState, length: number, known?: KnownStrings): string {
   const start = decoder.reserve(length);
-  return (decoder.buffer as unknown as Utf8Buffer).utf8Slice(start, start + length);
+  return known?.read(decoder.buffer, start, length) ?? utf8Slice(decoder.buffer, start, start + length);
 }
 
 /** msgpack-lite's read-core decode over its own token table, string entries replaced. */
 function fastDecoder(options: CodecOptions, known: KnownStrings): (decoder: DecodeState) => unknown {
   const token = getReadToken(options).slice();
-  for (let length = 0; length < 32; length += 1) {
-    // fixstr
-    token[0xa0 + length] = (decoder) => {
-      const start = decoder.reserve(length);
-      return known.read(decoder.buffer, start, length) ?? (decoder.buffer as unknown as Utf8Buffer).utf8Slice(start, start + length);
-    };
-  }
+  for (let length = 0; length < 32; length += 1) token[0xa0 + length] = (decoder) => readString(decoder, length, known); // fixstr
   if (options.usemap === true) {
     // Straight into the Map: msgpack-lite first reads keys and values into two arrays.
     for (let size = 0; size < 16; size += 1) token[0x80 + size] = (decoder) => readMap(decoder, size, decode); // fixmap
@@ -180,7 +173,7 @@ function writeString(encoder: EncodeState, value: string): void {
   const start = encoder.reserve(5 + value.length * 3);
   const buffer = encoder.buffer;
   const expected = stringHeaderBytes(value.length);
-  const bytes = (buffer as unknown as Utf8Buffer).utf8Write(value, start + expected);
+  const bytes = utf8Write(buffer, value, start + expected);
   const actual = stringHeaderBytes(bytes);
   if (actual !== expected) buffer.copy(buffer, start + actual, start + expected, start + expected + bytes);
   if (actual === 1) {
