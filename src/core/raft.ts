@@ -60,13 +60,17 @@ export class Raft {
   /** Set once this node applied its own removal: it takes no further part. */
   removed = false;
   /**
-   * Index of this node's own removal, once applied while it led (0: none). It is not
-   * yet `removed`: the remaining voters may not know that the removal is committed,
-   * and until they do they need this node's vote and acknowledgements (apply on
-   * commit, as in etcd: a voter that has not learned the commit still counts us).
-   * See confirmRemoval.
+   * Index of this node's own removal, once applied without a leader having told it
+   * that the removal is committed (0: none): applied while it led, or after it
+   * stepped down from the term that committed it, or on a restart. It is not yet
+   * `removed`: the remaining voters may not know that the removal is committed, and
+   * until they do they need this node's vote and acknowledgements (apply on commit,
+   * as in etcd: a voter that has not learned the commit still counts us). See
+   * confirmRemoval.
    */
-  private leftAsLeaderAt = 0;
+  private unconfirmedRemovalAt = 0;
+  /** The highest commit index a leader's message carried since this node started. */
+  private leaderCommitHeard = 0;
 
   term: Term;
   vote: NodeId;
@@ -255,10 +259,13 @@ export class Raft {
     const leader = this.leading();
     leader?.onMembershipChanged(index);
     if (isMemberOf(before, this.id) && !isMemberOf(this.membership, this.id)) {
-      // A follower learned from a leader that its removal is committed: that leader
-      // goes on without it. A leader hands over first (Leader.maybeHandOver).
-      if (leader === undefined) this.markRemoved();
-      else this.leftAsLeaderAt = index;
+      // A follower that learned from a leader that its removal is committed can go:
+      // that leader goes on without it. A leader hands over first
+      // (Leader.maybeHandOver). Any other node knows the commit only from its own
+      // leadership or its own disk (it led when the removal committed, then stepped
+      // down before applying it; or it restarted), and the voters left may not know.
+      if (leader === undefined && this.leaderCommitHeard >= index) this.markRemoved();
+      else this.unconfirmedRemovalAt = index;
     }
     if (this.state.role !== 'leader' && this.state.role !== 'follower' && !this.isPromotable()) {
       this.becomeFollower(this.term, NO_NODE, 'no longer a voter');
@@ -267,14 +274,16 @@ export class Raft {
 
   /**
    * A leader's message says its commit index is `commit`. Once that covers this
-   * node's own removal (applied while it led, then it stepped down before a
-   * successor confirmed: lost quorum, a higher term, no successor in time), the
-   * cluster has a leader that knows, and this node is removed. Until then it stays
-   * to vote and acknowledge; exiting at once could leave the rest unable to elect
-   * anyone: a voter that has not learned the commit still needs this node's vote.
+   * node's own removal, applied unconfirmed (see unconfirmedRemovalAt: for example
+   * applied while it led, then it stepped down before a successor confirmed: lost
+   * quorum, a higher term, no successor in time), the cluster has a leader that
+   * knows, and this node is removed. Until then it stays to vote and acknowledge;
+   * exiting at once could leave the rest unable to elect anyone: a voter that has
+   * not learned the commit still needs this node's vote.
    */
   confirmRemoval(commit: number): void {
-    if (this.leftAsLeaderAt > 0 && commit >= this.leftAsLeaderAt) this.markRemoved();
+    if (commit > this.leaderCommitHeard) this.leaderCommitHeard = commit;
+    if (this.unconfirmedRemovalAt > 0 && commit >= this.unconfirmedRemovalAt) this.markRemoved();
   }
 
   /** This node left the configuration: it takes no further part. */

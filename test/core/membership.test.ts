@@ -181,6 +181,32 @@ describe('membership changes (thesis §4.1)', () => {
     assert.equal(net.core(1).status().removed, true, 'node 1 heard a leader whose commit covers its removal');
   });
 
+  it('a node whose own disk says its removal committed stays to vote until a leader confirms it (seed 0x5eed0011)', () => {
+    // Node 3 led when its removal (index 3) committed, handed over, and restarted
+    // before any leader told the others: its hard state has commit 3, theirs 2.
+    const bootstrap = { index: 1, term: 1, kind: EntryKind.ConfChange, data: encodeConfChange({ op: 'bootstrap', config: { voters: [1, 3], learners: [] } }) };
+    const removal = { index: 3, term: 2, kind: EntryKind.ConfChange, data: encodeConfChange({ op: 'remove', id: 3 }) };
+    const core = new RaftCore({
+      config: { ...DEFAULT_CORE_CONFIG, ...plain, id: 3, voters: [] },
+      initial: { hardState: { term: 3, vote: 1, commit: 3 }, entries: [bootstrap, { index: 2, term: 2, kind: EntryKind.Noop, data: new Uint8Array() }, removal], applied: 0 },
+      random: new SeededRandom(5),
+      logger: silentLogger,
+    });
+    assert.deepEqual(core.ready().committedEntries.map((e) => e.index), [1, 2, 3]);
+    core.advance();
+    assert.deepEqual(core.status().voters, [1], 'it applied its removal');
+    assert.equal(core.status().removed, false, 'node 1 may not know the removal committed, and needs node 3 to elect anyone');
+    // Node 1 campaigns in {1, 3} and wins with node 3's vote.
+    core.step({ type: 'VoteRequest', from: 1, to: 3, term: 4, lastLogIndex: 3, lastLogTerm: 2, pre: false, transfer: false });
+    const granted = core.ready().messages.find((m) => m.type === 'VoteResponse');
+    assert.ok(granted !== undefined && granted.type === 'VoteResponse' && granted.granted, 'node 3 still votes');
+    core.advance();
+    core.step({ type: 'HeartbeatRequest', from: 1, to: 3, term: 4, commit: 2, context: 0 });
+    assert.equal(core.status().removed, false, 'a leader whose commit is below the removal does not confirm it');
+    core.step({ type: 'HeartbeatRequest', from: 1, to: 3, term: 4, commit: 3, context: 0 });
+    assert.equal(core.status().removed, true, 'a leader whose commit covers the removal does');
+  });
+
   it('a removed follower learns of its removal; a removed leader hands over and steps down', () => {
     const net = new CoreNetwork([1, 2, 3, 4], plain, 1, undefined, [1, 2, 3, 4]);
     net.elect(1);
