@@ -1,4 +1,4 @@
-import { promises as fs, writeSync } from 'node:fs';
+import { constants, promises as fs, writeSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -14,6 +14,20 @@ export interface AppendHandle {
   close(): Promise<void>;
 }
 
+/** A file written in place, at positions the caller chooses (a WAL segment). */
+export interface WriteHandle {
+  /** Writes all of `data` at byte `position`, growing the file when it ends before. Not durable until sync(). */
+  writeAt(data: Uint8Array, position: number): Promise<void>;
+  /**
+   * Writes `bytes` zero bytes at `position`: disk blocks that later writeAt() calls
+   * fill without allocating anything. Not durable until sync().
+   */
+  zeroFill(position: number, bytes: number): Promise<void>;
+  /** fdatasync: everything written so far, and the file's length, survive a crash. */
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface FileSystem {
   mkdirp(dir: string): Promise<void>;
   /** File names in `dir`, or [] when it does not exist. */
@@ -21,6 +35,8 @@ export interface FileSystem {
   readFile(file: string): Promise<Uint8Array>;
   /** Opens for appending, creating the file when absent. */
   openAppend(file: string): Promise<AppendHandle>;
+  /** Opens for writing in place, creating the file (empty) when absent; never truncates it. */
+  openWrite(file: string): Promise<WriteHandle>;
   truncate(file: string, bytes: number): Promise<void>;
   /** Removes the file; no error when it does not exist. Durable only after syncDir. */
   remove(file: string): Promise<void>;
@@ -31,6 +47,15 @@ export interface FileSystem {
   rename(from: string, to: string): Promise<void>;
   /** Makes the directory entry changes (create, rename, remove) durable. */
   syncDir(dir: string): Promise<void>;
+}
+
+const ZERO_CHUNK_BYTES = 256 * 1024;
+let zeros: Buffer | undefined;
+
+/** One shared buffer of zeros, never written to. */
+function zeroChunk(): Buffer {
+  zeros ??= Buffer.alloc(ZERO_CHUNK_BYTES);
+  return zeros;
 }
 
 export class NodeFileSystem implements FileSystem {
@@ -63,6 +88,31 @@ export class NodeFileSystem implements FileSystem {
       write: async (data) => {
         let offset = 0;
         while (offset < data.byteLength) offset += writeSync(handle.fd, data, offset, data.byteLength - offset);
+      },
+      sync: () => handle.datasync(),
+      close: () => handle.close(),
+    };
+  }
+
+  /**
+   * writeAt is a synchronous system call, like the append handle's write; zeroFill
+   * goes through the thread pool in 256 KiB writes, since it fills whole segments
+   * (megabytes) in the background and must not hold up the event loop.
+   */
+  async openWrite(file: string): Promise<WriteHandle> {
+    const handle = await fs.open(file, constants.O_RDWR | constants.O_CREAT, 0o644);
+    return {
+      writeAt: async (data, position) => {
+        let offset = 0;
+        while (offset < data.byteLength) offset += writeSync(handle.fd, data, offset, data.byteLength - offset, position + offset);
+      },
+      zeroFill: async (position, bytes) => {
+        const zeros = zeroChunk();
+        let offset = 0;
+        while (offset < bytes) {
+          const { bytesWritten } = await handle.write(zeros, 0, Math.min(zeros.byteLength, bytes - offset), position + offset);
+          offset += bytesWritten;
+        }
       },
       sync: () => handle.datasync(),
       close: () => handle.close(),

@@ -1,13 +1,25 @@
 import path from 'node:path';
-import type { AppendHandle, FileSystem } from '../../src/storage/file-system.js';
+import type { AppendHandle, FileSystem, WriteHandle } from '../../src/storage/file-system.js';
 import type { SimWorld } from './sim-world.js';
+
+/** A write not yet fsynced; `data` undefined means `length` zero bytes (zeroFill). */
+interface PendingWrite {
+  readonly position: number;
+  readonly length: number;
+  readonly data: Uint8Array | undefined;
+}
 
 interface SimFile {
   /** Bytes that survive a crash. */
   durable: Uint8Array;
-  /** Written but not yet fsynced: a crash keeps some prefix of these. */
-  pending: Uint8Array[];
+  /** Written but not yet fsynced, oldest first: a crash keeps some of these. */
+  pending: PendingWrite[];
+  /** The length reads see: durable, then the pending writes. */
+  size: number;
 }
+
+/** The unit a power loss keeps or loses whole (record.ts SECTOR_BYTES). */
+const SECTOR_BYTES = 512;
 
 /** A create, rename or remove not yet made durable by syncDir: a crash may undo it. */
 interface DirectoryChange {
@@ -22,23 +34,32 @@ export interface SimDiskOptions {
   readonly latencyMsMax: number;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.byteLength;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
+/** `image` with bytes [from, from + length) of `write` applied, grown (with zeros) when it ends before them. */
+function applyWrite(image: Uint8Array, write: PendingWrite, from = 0, length = write.length): Uint8Array {
+  const start = write.position + from;
+  let out: Uint8Array = image;
+  if (start + length > out.byteLength) {
+    out = new Uint8Array(start + length);
+    out.set(image);
   }
+  if (write.data === undefined) out.fill(0, start, start + length);
+  else out.set(write.data.subarray(from, from + length), start);
   return out;
+}
+
+function withPending(file: SimFile): Uint8Array {
+  let image: Uint8Array = Uint8Array.prototype.slice.call(file.durable);
+  for (const write of file.pending) image = applyWrite(image, write);
+  return image;
 }
 
 /**
  * One node's disk, under the real write-ahead log (FoundationDB's
  * AsyncFileNonDurable idea): writes land in a page cache that reads see at once, and
- * become durable only on sync. `crash()` keeps the durable bytes plus a random prefix
- * of what was pending — often cutting a record in half, as a power loss does.
+ * become durable only on sync. `crash()` keeps the durable bytes plus some of what
+ * was pending: either a random prefix of it, in order (often cutting a record in
+ * half), or each 512-byte sector of it kept or lost on its own, so a later write can
+ * survive an earlier one, as a disk that reorders writes does.
  * Directory changes (create, rename, remove) are durable only once syncDir of their
  * directory completes; a crash keeps a random prefix of those still pending, as a
  * journaling file system commits metadata in order. Handles address files by name.
@@ -81,27 +102,45 @@ export class SimDisk implements FileSystem {
     return this.complete('read', () => {
       const found = this.files.get(path.normalize(file));
       if (found === undefined) throw Object.assign(new Error(`ENOENT: ${file}`), { code: 'ENOENT' });
-      return concat([found.durable, ...found.pending]);
+      return withPending(found);
     });
   }
 
   openAppend(file: string): Promise<AppendHandle> {
+    return this.openWrite(file).then((handle) => {
+      let position = this.files.get(path.normalize(file))?.size ?? 0;
+      return {
+        write: (data) => {
+          const at = position;
+          position += data.byteLength;
+          return handle.writeAt(data, at);
+        },
+        sync: () => handle.sync(),
+        close: () => handle.close(),
+      };
+    });
+  }
+
+  openWrite(file: string): Promise<WriteHandle> {
     const name = path.normalize(file);
     return this.complete('open', () => {
-      if (!this.files.has(name)) this.link(name, { durable: new Uint8Array(0), pending: [] });
-      const handle: AppendHandle = {
-        write: (data) =>
-          this.complete('write', () => {
-            const target = this.files.get(name);
-            if (target === undefined) throw new Error(`EBADF: ${name} was removed`);
-            target.pending.push(Uint8Array.prototype.slice.call(data));
-            this.bytesWritten += data.byteLength;
-          }),
+      if (!this.files.has(name)) this.link(name, { durable: new Uint8Array(0), pending: [], size: 0 });
+      const write = (position: number, length: number, data: Uint8Array | undefined): Promise<void> =>
+        this.complete('write', () => {
+          const target = this.files.get(name);
+          if (target === undefined) throw new Error(`EBADF: ${name} was removed`);
+          target.pending.push({ position, length, data: data === undefined ? undefined : Uint8Array.prototype.slice.call(data) });
+          target.size = Math.max(target.size, position + length);
+          this.bytesWritten += length;
+        });
+      const handle: WriteHandle = {
+        writeAt: (data, position) => write(position, data.byteLength, data),
+        zeroFill: (position, bytes) => write(position, bytes, undefined),
         sync: () =>
           this.complete('sync', () => {
             const target = this.files.get(name);
             if (target === undefined || target.pending.length === 0) return;
-            target.durable = concat([target.durable, ...target.pending]);
+            for (const pending of target.pending) target.durable = applyWrite(target.durable, pending);
             target.pending = [];
           }),
         close: () => this.complete('close', () => undefined),
@@ -114,8 +153,10 @@ export class SimDisk implements FileSystem {
     return this.complete('truncate', () => {
       const target = this.files.get(path.normalize(file));
       if (target === undefined) throw Object.assign(new Error(`ENOENT: ${file}`), { code: 'ENOENT' });
-      target.durable = concat([target.durable, ...target.pending]).slice(0, bytes);
+      const image = withPending(target);
+      target.durable = image.byteLength >= bytes ? image.slice(0, bytes) : applyWrite(image, { position: bytes, length: 0, data: undefined });
       target.pending = [];
+      target.size = bytes;
     });
   }
 
@@ -162,6 +203,7 @@ export class SimDisk implements FileSystem {
           } else {
             // A file brought back by an undone remove or rename keeps only its durable bytes.
             value.pending = [];
+            value.size = value.durable.byteLength;
             this.files.set(changed, value);
           }
         }
@@ -170,21 +212,48 @@ export class SimDisk implements FileSystem {
   }
 
   /**
-   * Power loss: each file keeps its durable bytes and a random prefix of the rest;
-   * then a random prefix of the pending directory changes survives and the others
-   * are undone, newest first.
+   * Power loss: each file keeps its durable bytes and some of the rest (a random
+   * prefix, or random sectors); then a random prefix of the pending directory changes
+   * survives and the others are undone, newest first.
    */
   crash(): void {
     for (const file of this.files.values()) {
-      const pending = concat(file.pending);
-      const kept = pending.byteLength === 0 ? 0 : this.world.random.nextInt(pending.byteLength + 1);
-      file.durable = concat([file.durable, pending.subarray(0, kept)]);
+      if (file.pending.length > 0) {
+        if (this.world.random.nextInt(2) === 0) this.keepPrefix(file);
+        else this.keepSectors(file);
+      }
       file.pending = [];
+      file.size = file.durable.byteLength;
     }
     if (this.directoryChanges.length > 0) {
       const kept = this.world.random.nextInt(this.directoryChanges.length + 1);
       for (const change of this.directoryChanges.slice(kept).reverse()) change.undo();
       this.directoryChanges = [];
+    }
+  }
+
+  /** The pending writes in order, up to a random byte of them. */
+  private keepPrefix(file: SimFile): void {
+    let total = 0;
+    for (const write of file.pending) total += write.length;
+    let kept = this.world.random.nextInt(total + 1);
+    for (const write of file.pending) {
+      if (kept === 0) break;
+      const length = Math.min(kept, write.length);
+      file.durable = applyWrite(file.durable, write, 0, length);
+      kept -= length;
+    }
+  }
+
+  /** Each sector of each pending write, kept or lost at random; in order, so a later write over the same bytes wins. */
+  private keepSectors(file: SimFile): void {
+    for (const write of file.pending) {
+      for (let from = 0; from < write.length; ) {
+        const sectorEnd = (Math.floor((write.position + from) / SECTOR_BYTES) + 1) * SECTOR_BYTES;
+        const length = Math.min(write.length - from, sectorEnd - (write.position + from));
+        if (this.world.random.nextInt(2) === 0) file.durable = applyWrite(file.durable, write, from, length);
+        from += length;
+      }
     }
   }
 }

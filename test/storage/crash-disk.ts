@@ -1,10 +1,10 @@
 /**
  * The simulator's disk (test/sim/sim-disk.ts) on a world of its own, for storage
  * tests that crash at a chosen step: writes are pending until sync, a crash keeps a
- * random prefix of them, and a create/rename/remove survives a crash only once its
+ * random prefix or random sectors of them, and a create/rename/remove survives a crash only once its
  * directory was synced.
  */
-import type { AppendHandle, FileSystem } from '../../src/storage/file-system.js';
+import type { AppendHandle, FileSystem, WriteHandle } from '../../src/storage/file-system.js';
 import { SimDisk } from '../sim/sim-disk.js';
 import { SimWorld } from '../sim/sim-world.js';
 
@@ -94,6 +94,17 @@ export class CrashDisk {
           const handle = await disk.openAppend(file);
           const wrapped: AppendHandle = {
             write: (data) => guarded(() => handle.write(data)),
+            sync: () => guarded(() => handle.sync()),
+            close: () => guarded(() => handle.close()),
+          };
+          return wrapped;
+        }),
+      openWrite: (file) =>
+        guarded(async () => {
+          const handle = await disk.openWrite(file);
+          const wrapped: WriteHandle = {
+            writeAt: (data, position) => guarded(() => handle.writeAt(data, position)),
+            zeroFill: (position, bytes) => guarded(() => handle.zeroFill(position, bytes)),
             sync: () => guarded(() => handle.sync()),
             close: () => guarded(() => handle.close()),
           };

@@ -225,6 +225,7 @@ describe('snapshot files', { timeout: TEST_TIMEOUT_MS }, () => {
         list: (d) => inner.list(d),
         readFile: (f) => inner.readFile(f),
         openAppend: (f) => inner.openAppend(f),
+        openWrite: (f) => inner.openWrite(f),
         truncate: (f, b) => inner.truncate(f, b),
         remove: (f) => inner.remove(f),
         rename: () => Promise.reject(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })),

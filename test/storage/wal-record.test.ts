@@ -25,7 +25,7 @@ describe('WAL record batch', () => {
     fc.assert(
       fc.property(entries, hardState, (list, state) => {
         const batch = encodeBatch(list, state);
-        const oneByOne = [...list.map(encodeEntryRecord), ...(state === undefined ? [] : [encodeHardStateRecord(state)])];
+        const oneByOne = [...list.map((e) => encodeEntryRecord(e)), ...(state === undefined ? [] : [encodeHardStateRecord(state)])];
         assert.deepEqual(batch, Buffer.concat(oneByOne));
         let offset = 0;
         for (const entry of list) {

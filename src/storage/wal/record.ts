@@ -2,15 +2,30 @@ import CRC32C from 'crc-32/crc32c.js';
 import type { Entry, EntryId, EntryKind, HardState } from '../../core/types.js';
 
 /**
- * One WAL record: `[length u32 BE | crc32c u32 BE | type u8 | payload]`, where
- * `length` counts the payload bytes and the checksum covers type and payload. A torn
- * write shows up as a record that runs past the end of the file or fails its
- * checksum.
+ * WAL records come in two layouts, chosen per segment by its magic:
+ *
+ * - format 1 (`RAFTWAL1`): `[length u32 BE | crc32c u32 BE | type u8 | payload]`;
+ * - format 2 (`RAFTWAL2`, written now): `[length u32 BE | crc32c u32 BE | payload | 0xF0 | type]`.
+ *
+ * `length` counts the payload bytes and the checksum covers type and payload, in both.
+ * Format 2 moves the type to the end, marked with four high bits, so that a record's
+ * last byte is never zero. Segments are preallocated and zero-filled, so a write cut
+ * short (or a crash that kept only its first bytes) leaves a record whose last byte
+ * is still zero: that tells a torn record from a complete one that was damaged later,
+ * which may have been acknowledged (see `looksUnwritten`). It takes more than four
+ * flipped bits to turn a complete record's last byte into zero.
  */
+export type RecordFormat = 1 | 2;
+export const CURRENT_RECORD_FORMAT: RecordFormat = 2;
+/** Bytes a record takes besides its payload, in both formats. */
 export const RECORD_HEADER_BYTES = 9;
 /** Larger than any record we write (entries are capped far below this), so a
  * garbage length is recognised as such instead of being trusted. */
 export const RECORD_PAYLOAD_BYTES_MAX = 256 * 1024 * 1024;
+/** The unit a disk writes atomically (or not at all) on a power loss. */
+export const SECTOR_BYTES = 512;
+
+const TRAILER_MARK = 0xf0;
 
 export const enum RecordType {
   Entry = 1,
@@ -37,14 +52,20 @@ function checksum(type: number, payload: Uint8Array): number {
   return CRC32C.buf(payload, seed ?? CRC32C.buf([type])) >>> 0;
 }
 
-/** Fills in the header of the record whose `length` payload bytes are already at
- * `offset + RECORD_HEADER_BYTES`; returns the offset after the record. */
-function sealRecord(out: Buffer, offset: number, type: RecordType, length: number): number {
-  const payloadAt = offset + RECORD_HEADER_BYTES;
+/** Where the payload of the record at `offset` starts. */
+function payloadOffset(offset: number, format: RecordFormat): number {
+  return offset + (format === 1 ? RECORD_HEADER_BYTES : RECORD_HEADER_BYTES - 1);
+}
+
+/** Fills in the header (and format 2's trailer) of the record whose `length` payload
+ * bytes are already at payloadOffset(offset); returns the offset after the record. */
+function sealRecord(out: Buffer, offset: number, type: RecordType, length: number, format: RecordFormat): number {
+  const payloadAt = payloadOffset(offset, format);
   out.writeUInt32BE(length, offset);
   out.writeUInt32BE(checksum(type, out.subarray(payloadAt, payloadAt + length)), offset + 4);
-  out.writeUInt8(type, offset + 8);
-  return payloadAt + length;
+  if (format === 1) out.writeUInt8(type, offset + 8);
+  else out.writeUInt8(TRAILER_MARK | type, payloadAt + length);
+  return offset + RECORD_HEADER_BYTES + length;
 }
 
 function writeHardState(out: Buffer, at: number, state: HardState): void {
@@ -59,32 +80,32 @@ function writeHardState(out: Buffer, at: number, state: HardState): void {
  * Entry payload: term f64 | index f64 | kind u8 | data (terms and indexes are safe
  * integers; a float64 holds them exactly). Hard state: term, vote, commit f64.
  */
-export function encodeBatch(entries: readonly Entry[], hardState: HardState | undefined): Buffer {
+export function encodeBatch(entries: readonly Entry[], hardState: HardState | undefined, format: RecordFormat = CURRENT_RECORD_FORMAT): Buffer {
   let bytes = hardState === undefined ? 0 : RECORD_HEADER_BYTES + HARD_STATE_BYTES;
   for (const entry of entries) bytes += RECORD_HEADER_BYTES + ENTRY_FIXED_BYTES + entry.data.byteLength;
   const out = Buffer.allocUnsafe(bytes);
   let offset = 0;
   for (const entry of entries) {
-    const at = offset + RECORD_HEADER_BYTES;
+    const at = payloadOffset(offset, format);
     out.writeDoubleBE(entry.term, at);
     out.writeDoubleBE(entry.index, at + 8);
     out.writeUInt8(entry.kind, at + 16);
     out.set(entry.data, at + ENTRY_FIXED_BYTES);
-    offset = sealRecord(out, offset, RecordType.Entry, ENTRY_FIXED_BYTES + entry.data.byteLength);
+    offset = sealRecord(out, offset, RecordType.Entry, ENTRY_FIXED_BYTES + entry.data.byteLength, format);
   }
   if (hardState !== undefined) {
-    writeHardState(out, offset + RECORD_HEADER_BYTES, hardState);
-    sealRecord(out, offset, RecordType.HardState, HARD_STATE_BYTES);
+    writeHardState(out, payloadOffset(offset, format), hardState);
+    sealRecord(out, offset, RecordType.HardState, HARD_STATE_BYTES, format);
   }
   return out;
 }
 
-export function encodeEntryRecord(entry: Entry): Buffer {
-  return encodeBatch([entry], undefined);
+export function encodeEntryRecord(entry: Entry, format: RecordFormat = CURRENT_RECORD_FORMAT): Buffer {
+  return encodeBatch([entry], undefined, format);
 }
 
-export function encodeHardStateRecord(state: HardState): Buffer {
-  return encodeBatch([], state);
+export function encodeHardStateRecord(state: HardState, format: RecordFormat = CURRENT_RECORD_FORMAT): Buffer {
+  return encodeBatch([], state, format);
 }
 
 /**
@@ -97,14 +118,19 @@ export function encodeHardStateRecord(state: HardState): Buffer {
  * the compaction and the commit index it implies are durable together, and older
  * hard-state records can be deleted with their segments.
  */
-export function encodeCompactionRecord(base: EntryId, keepsSuffix: boolean, hardState: HardState): Buffer {
+export function encodeCompactionRecord(
+  base: EntryId,
+  keepsSuffix: boolean,
+  hardState: HardState,
+  format: RecordFormat = CURRENT_RECORD_FORMAT,
+): Buffer {
   const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + COMPACTION_BYTES);
-  const at = RECORD_HEADER_BYTES;
+  const at = payloadOffset(0, format);
   out.writeDoubleBE(base.term, at);
   out.writeDoubleBE(base.index, at + 8);
   out.writeUInt8(keepsSuffix ? 1 : 0, at + 16);
   writeHardState(out, at + 17, hardState);
-  sealRecord(out, 0, RecordType.Compaction, COMPACTION_BYTES);
+  sealRecord(out, 0, RecordType.Compaction, COMPACTION_BYTES, format);
   return out;
 }
 
@@ -134,14 +160,22 @@ function decodeHardState(payload: Buffer, offset: number): HardState | undefined
 }
 
 /** Decodes the record at `offset`, or says why it cannot. */
-export function decodeRecord(data: Buffer, offset: number): DecodedRecord | RecordProblem {
+export function decodeRecord(data: Buffer, offset: number, format: RecordFormat = CURRENT_RECORD_FORMAT): DecodedRecord | RecordProblem {
   const available = data.byteLength - offset;
   if (available < RECORD_HEADER_BYTES) return { kind: 'torn', reason: 'partial record header' };
   const length = data.readUInt32BE(offset);
   if (length > RECORD_PAYLOAD_BYTES_MAX) return { kind: 'corrupt', reason: `record length ${length} is impossible` };
   if (available < RECORD_HEADER_BYTES + length) return { kind: 'torn', reason: 'record runs past the end of the file' };
-  const type = data.readUInt8(offset + 8);
-  const payload = data.subarray(offset + RECORD_HEADER_BYTES, offset + RECORD_HEADER_BYTES + length);
+  const payloadAt = payloadOffset(offset, format);
+  const payload = data.subarray(payloadAt, payloadAt + length);
+  let type: number;
+  if (format === 1) {
+    type = data.readUInt8(offset + 8);
+  } else {
+    const trailer = data.readUInt8(payloadAt + length);
+    if ((trailer & TRAILER_MARK) !== TRAILER_MARK) return { kind: 'corrupt', reason: 'record trailer is not marked' };
+    type = trailer & ~TRAILER_MARK;
+  }
   if (checksum(type, payload) !== data.readUInt32BE(offset + 4)) return { kind: 'corrupt', reason: 'checksum mismatch' };
   const bytes = RECORD_HEADER_BYTES + length;
   if (type === RecordType.Entry && length >= ENTRY_FIXED_BYTES) {
@@ -169,4 +203,62 @@ export function decodeRecord(data: Buffer, offset: number): DecodedRecord | Reco
     return { kind: 'compaction', base, keepsSuffix: flags === 1, hardState, bytes };
   }
   return { kind: 'corrupt', reason: `unknown record type ${type} of ${length} bytes` };
+}
+
+/**
+ * Whether the record at `offset`, which does not verify, shows a write that never
+ * reached the disk rather than damage to one that did. Unwritten preallocated space
+ * is zero, so either:
+ *
+ * - it was cut short and nothing was written after it: its last byte (format 2's
+ *   trailer, never zero when written) and everything after it are zero; or
+ * - a sector of it is all zero (a power loss keeps or loses each sector of an
+ *   unsynced write on its own, as etcd's WAL also assumes: isTornEntry), and no
+ *   intact record starts inside it, which a damaged length would otherwise hide.
+ *
+ * A record that runs past the end of `data` is the caller's case (a torn tail).
+ */
+export function looksUnwritten(data: Buffer, offset: number, format: RecordFormat): boolean {
+  const end = offset + RECORD_HEADER_BYTES + data.readUInt32BE(offset);
+  if (end > data.byteLength) return false;
+  if (format === 2 && endOfNonZero(data, offset) < end) return true;
+  for (let start = offset; start < end; ) {
+    const next = Math.min(end, (Math.floor(start / SECTOR_BYTES) + 1) * SECTOR_BYTES);
+    if (isZero(data, start, next)) return !intactRecordWithin(data, offset + 1, end, format);
+    start = next;
+  }
+  return false;
+}
+
+/** Whether a complete, checksummed record starts in [from, to). */
+export function intactRecordWithin(data: Buffer, from: number, to: number, format: RecordFormat): boolean {
+  for (let offset = from; offset < to && offset + RECORD_HEADER_BYTES <= data.byteLength; offset += 1) {
+    if (data.readUInt32BE(offset) !== 0 && 'bytes' in decodeRecord(data, offset, format)) return true;
+  }
+  return false;
+}
+
+const ZEROS = Buffer.alloc(64 * 1024);
+
+/** Whether data[from, to) is all zero bytes (compared a chunk at a time, natively). */
+export function isZero(data: Buffer, from: number, to: number): boolean {
+  for (let start = from; start < to; start += ZEROS.byteLength) {
+    const end = Math.min(to, start + ZEROS.byteLength);
+    if (data.compare(ZEROS, 0, end - start, start, end) !== 0) return false;
+  }
+  return true;
+}
+
+/** The offset just after the last non-zero byte at or after `from` (`from` when there is none). */
+export function endOfNonZero(data: Buffer, from: number): number {
+  let end = data.byteLength;
+  while (end > from) {
+    const start = Math.max(from, end - ZEROS.byteLength);
+    if (!isZero(data, start, end)) {
+      while (data[end - 1] === 0) end -= 1;
+      return end;
+    }
+    end = start;
+  }
+  return from;
 }

@@ -2,21 +2,43 @@ import path from 'node:path';
 import { CorruptLogError, StorageError } from '../../errors.js';
 import type { Entry, EntryId, HardState } from '../../core/types.js';
 import { EMPTY_HARD_STATE } from '../../core/types.js';
-import type { AppendHandle, FileSystem } from '../file-system.js';
+import type { FileSystem, WriteHandle } from '../file-system.js';
 import type { LogStorage } from '../log-storage.js';
 import { LogTerms } from './log-terms.js';
-import { RECORD_HEADER_BYTES, decodeRecord, encodeBatch, encodeCompactionRecord, encodeHardStateRecord } from './record.js';
+import type { RecordFormat } from './record.js';
+import {
+  CURRENT_RECORD_FORMAT,
+  decodeRecord,
+  encodeBatch,
+  encodeCompactionRecord,
+  encodeHardStateRecord,
+  endOfNonZero,
+  intactRecordWithin,
+  looksUnwritten,
+} from './record.js';
 import { Replay } from './replay.js';
 
-/** Every segment starts with this magic and a format version. */
-const SEGMENT_MAGIC = Buffer.from('RAFTWAL1', 'ascii');
+/**
+ * Every segment starts with a magic that names its record format. Segments are
+ * written in format 2 now; format 1 ones (from earlier releases) are still read.
+ */
+const SEGMENT_MAGICS: readonly { readonly magic: Buffer; readonly format: RecordFormat }[] = [
+  { magic: Buffer.from('RAFTWAL2', 'ascii'), format: 2 },
+  { magic: Buffer.from('RAFTWAL1', 'ascii'), format: 1 },
+];
+const SEGMENT_MAGIC = SEGMENT_MAGICS[0]!.magic;
+const SEGMENT_HEADER_BYTES = SEGMENT_MAGIC.byteLength;
 const SEGMENT_SUFFIX = '.wal';
+/** The next segment, filled ahead of use; renamed to its segment name when the WAL rolls. */
+const PREPARED_NAME = 'next-segment.tmp';
 
 /**
  * 4 MiB: about 33,000 entries of 100 bytes, so a restart never replays much more
  * than that beyond the live log (2.3 s was measured for 150,000 entries).
  */
 export const DEFAULT_SEGMENT_BYTES_MAX = 4 * 1024 * 1024;
+/** The least a preallocated segment is given (unless segmentBytesMax is smaller). */
+const PREALLOCATE_BYTES_MIN = 256 * 1024;
 
 export interface WalOptions {
   /** A segment is closed and a new one started once it grows past this. Default 4 MiB (DEFAULT_SEGMENT_BYTES_MAX). */
@@ -27,6 +49,13 @@ export interface WalOptions {
    * Default segmentBytesMax / 8 (512 KiB by default); 0 rolls at every compaction.
    */
   readonly compactRollBytes?: number;
+  /**
+   * Whether new segments are preallocated: created full of zeros and fsynced before
+   * use, then written in place. Default true. An fdatasync into such a file writes
+   * only the data blocks, never the file's size or a new block's allocation: 25-37 %
+   * less time per fdatasync was measured on ext4 (160 and 8,000-byte writes).
+   */
+  readonly preallocate?: boolean;
   /** Told about repairs (a torn tail cut off); never about normal operation. */
   readonly onWarning?: (fields: Record<string, unknown>, message: string) => void;
 }
@@ -42,9 +71,19 @@ export interface WalContents {
 /** One segment file on disk. */
 interface Segment {
   readonly file: string;
+  readonly format: RecordFormat;
+  /** Where its records end: the next one is written here. */
   bytes: number;
+  /** The file's length: past `bytes` when preallocated space is left. */
+  fileBytes: number;
   /** The highest entry index ever recorded in it (0: none); it may be deleted once compaction passes this. */
   maxIndex: number;
+}
+
+/** What replaying the last segment found after its records: bytes to zero before writing there. */
+interface StaleTail {
+  readonly from: number;
+  readonly to: number;
 }
 
 function segmentName(sequence: number): string {
@@ -52,32 +91,45 @@ function segmentName(sequence: number): string {
 }
 
 /**
- * A segmented, append-only write-ahead log of entries, hard state and compaction
- * points.
+ * A segmented write-ahead log of entries, hard state and compaction points.
  *
  * Appending an entry at index i implicitly discards every entry at i or after: that
  * is how a follower's conflicting suffix is truncated (Raft paper §5.3) without
  * rewriting files, and replay applies the same rule. Compaction is a record too;
  * whole segments before it are then deleted, oldest first.
  *
- * Recovery: a record that is cut short at the very end of the last segment is a
- * write interrupted by a crash; it was never acknowledged, so it is cut off with a
- * warning. Anything else that does not verify is corruption of data that may have
- * been acknowledged, and opening fails with the file and offset.
+ * Segments are preallocated (as etcd's are): the next one is filled with zeros and
+ * fsynced in the background, renamed into place when the active one is full, and
+ * written in place. A closed segment is first truncated to its records, so only the
+ * last segment ever has zeros after them.
+ *
+ * Recovery: in the last segment, a zero length where a record would start is the end
+ * of the log (the rest is preallocated space), and a record that shows it was never
+ * completely written (cut short at the end of the file, a zero last byte, or a zero
+ * sector: record.ts `looksUnwritten`) is a write interrupted by a crash. Neither was
+ * acknowledged, so both are cut off with a warning, along with anything after them:
+ * a crash may keep a later unsynced write and lose an earlier one. Anything else
+ * that does not verify is corruption of data that may have been acknowledged, and
+ * opening fails with the file and offset.
  *
  * Calls are serialized: an append and a compaction never interleave their writes.
  */
 export class Wal implements LogStorage {
-  private handle: AppendHandle | undefined;
+  private handle: WriteHandle | undefined;
   private sequence = 0;
   private failed: Error | undefined;
   private readonly segmentBytesMax: number;
   private readonly compactRollBytes: number;
+  private readonly preallocate: boolean;
   /** Oldest first; the last one is the active segment. */
   private segments: Segment[] = [];
   private log = new LogTerms({ index: 0, term: 0 }, []);
   private hardState: HardState | undefined;
   private inFlight: Promise<void> | undefined;
+  /** The next segment being filled (resolves to its length), started ahead of the roll that needs it. */
+  private preparing: Promise<number> | undefined;
+  /** How far the last closed segment got: the next one is preallocated a little more. */
+  private lastSegmentBytes: number | undefined;
 
   private constructor(
     private readonly fs: FileSystem,
@@ -86,6 +138,7 @@ export class Wal implements LogStorage {
   ) {
     this.segmentBytesMax = options.segmentBytesMax ?? DEFAULT_SEGMENT_BYTES_MAX;
     this.compactRollBytes = options.compactRollBytes ?? Math.floor(this.segmentBytesMax / 8);
+    this.preallocate = options.preallocate ?? true;
   }
 
   /** Opens (creating if needed) the WAL in `dir` and replays it. */
@@ -99,14 +152,21 @@ export class Wal implements LogStorage {
     return this.segments[this.segments.length - 1]!;
   }
 
+  private get preparedFile(): string {
+    return path.join(this.dir, PREPARED_NAME);
+  }
+
   private async recover(): Promise<WalContents> {
     await this.fs.mkdirp(this.dir);
-    const names = (await this.fs.list(this.dir)).filter((name) => name.endsWith(SEGMENT_SUFFIX)).sort();
+    const listed = await this.fs.list(this.dir);
+    const names = listed.filter((name) => name.endsWith(SEGMENT_SUFFIX)).sort();
     const replay = new Replay();
+    let stale: StaleTail | undefined;
     for (let i = 0; i < names.length; i += 1) {
       const file = path.join(this.dir, names[i]!);
-      const segment = await this.replaySegment(file, i === names.length - 1, replay);
-      this.segments.push(segment);
+      const replayed = await this.replaySegment(file, i === names.length - 1, replay);
+      this.segments.push(replayed.segment);
+      stale = replayed.stale;
       this.sequence = Number.parseInt(names[i]!.slice(0, 16), 16);
     }
     // Checked before any file is opened or created, so a refused open leaves no
@@ -120,6 +180,9 @@ export class Wal implements LogStorage {
         `write-ahead log in ${this.dir} records commit index ${replay.hardState.commit} but holds only entries through ${replay.lastIndex}`,
       );
     }
+    // A segment prepared before the last run stopped: it may be half filled.
+    if (listed.includes(PREPARED_NAME)) await this.fs.remove(this.preparedFile);
+    if (this.segments.length >= 2) this.lastSegmentBytes = this.segments[this.segments.length - 2]!.bytes;
     const tail = this.segments[this.segments.length - 1];
     if (tail !== undefined && tail.bytes === 0) {
       // Created but its header never made it to disk: nothing was written there.
@@ -128,7 +191,15 @@ export class Wal implements LogStorage {
       this.segments.pop();
       this.sequence -= 1;
     } else if (tail !== undefined) {
-      this.handle = await this.fs.openAppend(tail.file);
+      this.handle = await this.fs.openWrite(tail.file);
+      if (stale !== undefined) {
+        // Later appends write here; what a crash left of unsynced writes must not
+        // read as records after them on the next replay.
+        await this.handle.zeroFill(stale.from, stale.to - stale.from);
+        await this.handle.sync();
+      }
+      // Records of the current format only go after records of the current format.
+      if (tail.format !== CURRENT_RECORD_FORMAT) await this.rollSegment();
     }
     if (this.handle === undefined) await this.startSegment();
     this.log = new LogTerms(replay.base, replay.entries);
@@ -137,27 +208,51 @@ export class Wal implements LogStorage {
   }
 
   /** Replays one segment; its `bytes` are how many are valid (0: no header). */
-  private async replaySegment(file: string, isLast: boolean, replay: Replay): Promise<Segment> {
+  private async replaySegment(file: string, isLast: boolean, replay: Replay): Promise<{ segment: Segment; stale?: StaleTail }> {
     const data = Buffer.from(await this.fs.readFile(file));
-    const segment: Segment = { file, bytes: 0, maxIndex: 0 };
-    if (data.byteLength < SEGMENT_MAGIC.byteLength || !data.subarray(0, SEGMENT_MAGIC.byteLength).equals(SEGMENT_MAGIC)) {
-      const partialHeader = data.byteLength < SEGMENT_MAGIC.byteLength && SEGMENT_MAGIC.subarray(0, data.byteLength).equals(data);
+    const known = SEGMENT_MAGICS.find(({ magic }) => data.byteLength >= magic.byteLength && data.subarray(0, magic.byteLength).equals(magic));
+    if (known === undefined) {
+      const partialHeader = data.byteLength < SEGMENT_HEADER_BYTES && SEGMENT_MAGIC.subarray(0, data.byteLength).equals(data);
       if (isLast && partialHeader) {
         this.options.onWarning?.({ file, bytes: data.byteLength }, 'removed a segment whose header was never completed');
-        return segment;
+        return { segment: { file, format: CURRENT_RECORD_FORMAT, bytes: 0, fileBytes: data.byteLength, maxIndex: 0 } };
       }
       throw new CorruptLogError(`write-ahead log segment ${file} has a bad header at offset 0; refusing to start`);
     }
-    let offset = SEGMENT_MAGIC.byteLength;
+    const { format } = known;
+    const segment: Segment = { file, format, bytes: 0, fileBytes: data.byteLength, maxIndex: 0 };
+    let stale: StaleTail | undefined;
+    let offset = SEGMENT_HEADER_BYTES;
     while (offset < data.byteLength) {
-      const record = decodeRecord(data, offset);
+      if (isLast && data.byteLength - offset >= 4 && data.readUInt32BE(offset) === 0) {
+        // No record is empty: this is preallocated space, the end of the log.
+        const to = endOfNonZero(data, offset);
+        if (to > offset) {
+          this.options.onWarning?.({ file, offset, droppedBytes: to - offset }, 'cut off unsynced writes after the end of the write-ahead log');
+          stale = { from: offset, to };
+        }
+        break;
+      }
+      const record = decodeRecord(data, offset, format);
       if (!('bytes' in record)) {
-        if (isLast && record.kind === 'torn' && !hasIntactRecordAfter(data, offset + 1)) {
+        // Running past the end is a torn write only if nothing intact follows; else
+        // the length field itself is damaged, in the middle of data.
+        if (isLast && record.kind === 'torn' && !intactRecordWithin(data, offset + 1, data.byteLength, format)) {
           this.options.onWarning?.(
             { file, offset, droppedBytes: data.byteLength - offset, reason: record.reason },
             'cut off a torn record at the end of the write-ahead log',
           );
           await this.fs.truncate(file, offset);
+          segment.fileBytes = offset;
+          break;
+        }
+        if (isLast && record.kind === 'corrupt' && looksUnwritten(data, offset, format)) {
+          const to = endOfNonZero(data, offset);
+          this.options.onWarning?.(
+            { file, offset, droppedBytes: to - offset, reason: `${record.reason}; part of it was never written` },
+            'cut off a torn record at the end of the write-ahead log',
+          );
+          stale = { from: offset, to };
           break;
         }
         throw new CorruptLogError(
@@ -170,24 +265,71 @@ export class Wal implements LogStorage {
       offset += record.bytes;
     }
     segment.bytes = offset;
-    return segment;
+    return stale === undefined ? { segment } : { segment, stale };
   }
 
+  /** How many bytes the next segment is given: a quarter more than the last one reached. */
+  private nextSegmentBytes(): number {
+    if (!this.preallocate) return SEGMENT_HEADER_BYTES;
+    const wanted = this.lastSegmentBytes === undefined ? this.segmentBytesMax / 4 : this.lastSegmentBytes * 1.25;
+    const rounded = Math.ceil(wanted / 4096) * 4096;
+    return Math.max(SEGMENT_HEADER_BYTES, Math.min(this.segmentBytesMax, Math.max(PREALLOCATE_BYTES_MIN, rounded)));
+  }
+
+  /** Writes the next segment under its temporary name: the header, then zeros; fsynced. Resolves to its length. */
+  private async prepareSegment(): Promise<number> {
+    const bytes = this.nextSegmentBytes();
+    const handle = await this.fs.openWrite(this.preparedFile);
+    try {
+      await handle.writeAt(SEGMENT_MAGIC, 0);
+      if (bytes > SEGMENT_HEADER_BYTES) await handle.zeroFill(SEGMENT_HEADER_BYTES, bytes - SEGMENT_HEADER_BYTES);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return bytes;
+  }
+
+  /** Starts preparing the next segment once the active one is big enough that a roll may come. */
+  private prepareAhead(): void {
+    if (this.preparing !== undefined || this.failed !== undefined || this.handle === undefined) return;
+    if (this.active.bytes < Math.min(this.compactRollBytes, this.segmentBytesMax / 2)) return;
+    const preparing = this.prepareSegment();
+    // A failure surfaces (as the sticky StorageError) at the roll that awaits it.
+    preparing.catch(() => undefined);
+    this.preparing = preparing;
+  }
+
+  /** Makes the prepared segment (preparing it now if needed) the next, active one. */
   private async startSegment(): Promise<void> {
+    const preparing = this.preparing ?? this.prepareSegment();
+    this.preparing = undefined;
+    const fileBytes = await preparing;
     this.sequence += 1;
     const file = path.join(this.dir, segmentName(this.sequence));
-    this.handle = await this.fs.openAppend(file);
-    await this.handle.write(SEGMENT_MAGIC);
-    await this.handle.sync();
+    await this.fs.rename(this.preparedFile, file);
     await this.fs.syncDir(this.dir);
-    this.segments.push({ file, bytes: SEGMENT_MAGIC.byteLength, maxIndex: 0 });
+    this.handle = await this.fs.openWrite(file);
+    this.segments.push({ file, format: CURRENT_RECORD_FORMAT, bytes: SEGMENT_HEADER_BYTES, fileBytes, maxIndex: 0 });
   }
 
-  /** Closes the active segment (durably) and starts the next one. */
+  /**
+   * Closes the active segment, durably and cut to its records, then starts the next.
+   * The cut is durable before the next segment exists, so only the last segment can
+   * hold preallocated space (which replay reads as the end of the log).
+   */
   private async rollSegment(): Promise<void> {
-    await this.handle!.sync();
-    await this.handle!.close();
+    const handle = this.handle!;
+    const active = this.active;
+    await handle.sync();
+    if (active.fileBytes > active.bytes) {
+      await this.fs.truncate(active.file, active.bytes);
+      await handle.sync();
+      active.fileBytes = active.bytes;
+    }
+    await handle.close();
     this.handle = undefined;
+    this.lastSegmentBytes = active.bytes;
     await this.startSegment();
   }
 
@@ -206,8 +348,7 @@ export class Wal implements LogStorage {
       const batch = encodeBatch(entries, hardState);
       await this.guard(async () => {
         if (this.active.bytes >= this.segmentBytesMax) await this.rollSegment();
-        await this.handle!.write(batch);
-        this.active.bytes += batch.byteLength;
+        await this.writeActive(batch);
         if (sync) await this.handle!.sync();
       });
       if (entries.length > 0) {
@@ -215,6 +356,7 @@ export class Wal implements LogStorage {
         this.active.maxIndex = Math.max(this.active.maxIndex, entries[entries.length - 1]!.index);
       }
       if (hardState !== undefined) this.hardState = hardState;
+      this.prepareAhead();
     });
   }
 
@@ -250,15 +392,23 @@ export class Wal implements LogStorage {
       const record = stale ? encodeHardStateRecord(state) : encodeCompactionRecord(base, keepsSuffix, state);
       await this.guard(async () => {
         if (!stale && this.active.bytes >= this.compactRollBytes) await this.rollSegment();
-        await this.handle!.write(record);
-        this.active.bytes += record.byteLength;
+        await this.writeActive(record);
         await this.handle!.sync();
       });
       this.hardState = state;
       if (stale) return;
       this.log.compact(base, keepsSuffix);
       await this.guard(() => this.deleteSegmentsThrough(base.index));
+      this.prepareAhead();
     });
+  }
+
+  /** Writes records at the end of the active segment's records. */
+  private async writeActive(records: Buffer): Promise<void> {
+    const active = this.active;
+    await this.handle!.writeAt(records, active.bytes);
+    active.bytes += records.byteLength;
+    active.fileBytes = Math.max(active.fileBytes, active.bytes);
   }
 
   /** Deletes the oldest segments while every entry they hold lies at or before `index`. */
@@ -282,16 +432,23 @@ export class Wal implements LogStorage {
     return this.log.lastIndex;
   }
 
-  /** Bytes of all segment files now on disk. */
+  /**
+   * Bytes of all segment files now on disk, preallocated space included; the next
+   * segment being prepared (at most segmentBytesMax) is not counted.
+   */
   diskBytes(): number {
     let bytes = 0;
-    for (const segment of this.segments) bytes += segment.bytes;
+    for (const segment of this.segments) bytes += segment.fileBytes;
     return bytes;
   }
 
   async close(): Promise<void> {
     const handle = this.handle;
     this.handle = undefined;
+    const preparing = this.preparing;
+    this.preparing = undefined;
+    // The prepared file stays; the next open removes it. Its writes must end first.
+    if (preparing !== undefined) await preparing.catch(() => undefined);
     if (handle !== undefined) await handle.close();
   }
 
@@ -323,16 +480,4 @@ export class Wal implements LogStorage {
     });
     return result;
   }
-}
-
-/**
- * Whether any complete, checksummed record starts at or after `from`. A record that
- * seems to run past the end of the file is only a torn write if nothing intact
- * follows it; otherwise its length field itself is damaged, in the middle of data.
- */
-function hasIntactRecordAfter(data: Buffer, from: number): boolean {
-  for (let offset = from; offset + RECORD_HEADER_BYTES <= data.byteLength; offset += 1) {
-    if ('bytes' in decodeRecord(data, offset)) return true;
-  }
-  return false;
 }
