@@ -16,7 +16,12 @@ export interface AppendHandle {
 
 /** A file written in place, at positions the caller chooses (a WAL segment). */
 export interface WriteHandle {
-  /** Writes all of `data` at byte `position`, growing the file when it ends before. Not durable until sync(). */
+  /**
+   * Writes all of `data` at byte `position`, growing the file when it ends before.
+   * The bytes are in the file when the call returns, as after write(2): a sync()
+   * called next covers them, before the returned promise settles. Not durable until
+   * a sync() completes.
+   */
   writeAt(data: Uint8Array, position: number): Promise<void>;
   /**
    * Writes `bytes` zero bytes at `position`: disk blocks that later writeAt() calls

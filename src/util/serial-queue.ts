@@ -4,13 +4,34 @@
  * snapshot) share one file handle and must never interleave.
  */
 export class SerialQueue {
-  private tail: Promise<unknown> = Promise.resolve();
+  /** Settles when the last operation queued so far has; undefined when none is pending. */
+  private tail: Promise<unknown> | undefined;
 
+  /**
+   * Runs `operation` after every earlier one settled; at once (in this call) when
+   * none is pending, so a write that can start starts before anything else this turn
+   * schedules (a leader's fsync before its socket writes to followers).
+   */
   run<T>(operation: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(operation);
+    const result = this.tail === undefined ? start(operation) : this.tail.then(operation);
     // The next operation waits for this one whether it succeeds or not; the caller
     // sees the failure through `result`.
-    this.tail = result.catch(() => undefined);
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.tail = settled;
+    void settled.then(() => {
+      if (this.tail === settled) this.tail = undefined;
+    });
     return result;
+  }
+}
+
+function start<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return operation();
+  } catch (err) {
+    return Promise.reject(err);
   }
 }

@@ -125,14 +125,19 @@ export class SimDisk implements FileSystem {
     const name = path.normalize(file);
     return this.complete('open', () => {
       if (!this.files.has(name)) this.link(name, { durable: new Uint8Array(0), pending: [], size: 0 });
-      const write = (position: number, length: number, data: Uint8Array | undefined): Promise<void> =>
-        this.complete('write', () => {
-          const target = this.files.get(name);
-          if (target === undefined) throw new Error(`EBADF: ${name} was removed`);
+      // In the page cache when the call returns, as write(2) is (WriteHandle.writeAt):
+      // a sync() called next covers it. A crashed incarnation writes nothing.
+      const write = (position: number, length: number, data: Uint8Array | undefined): Promise<void> => {
+        const target = this.files.get(name);
+        if (target !== undefined && this.alive()) {
           target.pending.push({ position, length, data: data === undefined ? undefined : Uint8Array.prototype.slice.call(data) });
           target.size = Math.max(target.size, position + length);
           this.bytesWritten += length;
+        }
+        return this.complete('write', () => {
+          if (target === undefined) throw new Error(`EBADF: ${name} was removed`);
         });
+      };
       const handle: WriteHandle = {
         writeAt: (data, position) => write(position, data.byteLength, data),
         zeroFill: (position, bytes) => write(position, bytes, undefined),
