@@ -66,6 +66,9 @@ export class Leader {
     r.logger.info({ term: r.term, votes, lastIndex: r.log.lastIndex() }, 'became leader');
     for (const peer of this.tracker.peers()) maybeSendAppend(r, this.tracker, peer, true);
     this.appendsPending = false;
+    // Elected by the new configuration after its own removal: only to hand over.
+    const removal = r.unconfirmedRemoval();
+    if (removal > 0 && !r.membership.voters.includes(r.id)) this.startHandover(removal);
   }
 
   step(m: PeerMessage): void {
@@ -278,10 +281,17 @@ export class Leader {
     const r = this.r;
     this.tracker.applyConfig(r.membership, r.log.lastIndex() + 1, r.tickCount, 2 * r.config.electionTicks, index);
     if (r.membership.voters.includes(r.id) || this.handover !== undefined) return;
-    // Removed: keep leading (without counting itself) until a successor has heard the
-    // commit index of the removal, or the successor could not apply it and would
-    // campaign in the old configuration, which may need this node's vote (etcd keeps
-    // a removed leader leading for the same reason).
+    this.startHandover(index);
+  }
+
+  /**
+   * Removed (its removal at `index` applied): keep leading, without counting itself,
+   * until a successor has heard the commit index of the removal, or the successor
+   * could not apply it and would campaign in the old configuration, which may need
+   * this node's vote (etcd keeps a removed leader leading for the same reason).
+   */
+  private startHandover(index: Index): void {
+    const r = this.r;
     this.handover = { removalIndex: index, since: r.tickCount, round: 0, successor: NO_NODE };
     // A transfer's TimeoutNow could reach the successor before it knows the removal
     // committed, and it would campaign in the old configuration.

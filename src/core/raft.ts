@@ -219,9 +219,21 @@ export class Raft {
     campaign(this, this.config.preVote, false);
   }
 
-  /** A voter in the configuration it has applied. */
+  /**
+   * A voter in the configuration it has applied, or a node whose removal is applied
+   * but unconfirmed: it may lead only to hand over (Leader.takeOffice), counting the
+   * votes and acknowledgements of the new configuration and never its own. Without
+   * that, a removed leader whose hand-over was cut short (it lost its quorum, or
+   * restarted) could hold the only log with the entries after the removal, refuse
+   * every candidate as less up to date, and never campaign itself (seed 0x80ed1).
+   */
   isPromotable(): boolean {
-    return !this.removed && isVoter(this.membership, this.id);
+    return !this.removed && (isVoter(this.membership, this.id) || this.unconfirmedRemovalAt > 0);
+  }
+
+  /** The index of this node's own removal while it is applied but unconfirmed (0: none). */
+  unconfirmedRemoval(): number {
+    return this.removed ? 0 : this.unconfirmedRemovalAt;
   }
 
   hasUnappliedConfChange(): boolean {

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ConfChange } from '../../src/core/membership.js';
+import type { PeerMessage } from '../../src/core/messages.js';
 import type { StepResult } from '../../src/core/raft-core.js';
 import { EntryKind } from '../../src/core/types.js';
 import { CoreNetwork } from '../helpers/core-network.js';
@@ -205,6 +206,66 @@ describe('membership changes (thesis §4.1)', () => {
     assert.equal(core.status().removed, false, 'a leader whose commit is below the removal does not confirm it');
     core.step({ type: 'HeartbeatRequest', from: 1, to: 3, term: 4, commit: 3, context: 0 });
     assert.equal(core.status().removed, true, 'a leader whose commit covers the removal does');
+  });
+
+  it('a removed node that holds the only copy of the entries after its removal leads again, only to hand over (seed 0x80ed1)', () => {
+    // Node 3 led, committed its removal (index 3) and appended entry 4 before it lost
+    // its quorum and restarted. Node 1 has entries 1-3, commit 2: it campaigns in
+    // {1, 3}, and node 3 refuses it as less up to date. Unless node 3 may campaign,
+    // neither ever leads.
+    const bootstrap = { index: 1, term: 1, kind: EntryKind.ConfChange, data: encodeConfChange({ op: 'bootstrap', config: { voters: [1, 3], learners: [] } }) };
+    const removal = { index: 3, term: 2, kind: EntryKind.ConfChange, data: encodeConfChange({ op: 'remove', id: 3 }) };
+    const after = { index: 4, term: 2, kind: EntryKind.Command, data: new Uint8Array([4]) };
+    const core = new RaftCore({
+      config: { ...DEFAULT_CORE_CONFIG, ...plain, preVote: true, id: 3, voters: [] },
+      initial: { hardState: { term: 2, vote: 3, commit: 3 }, entries: [bootstrap, { index: 2, term: 2, kind: EntryKind.Noop, data: new Uint8Array() }, removal, after], applied: 0 },
+      random: new SeededRandom(7),
+      logger: silentLogger,
+    });
+    core.ready();
+    core.advance();
+    assert.deepEqual(core.status().voters, [1]);
+    assert.equal(core.status().removed, false);
+    // It refuses node 1, whose log lacks entry 4.
+    core.step({ type: 'VoteRequest', from: 1, to: 3, term: 3, lastLogIndex: 3, lastLogTerm: 2, pre: false, transfer: false });
+    const refusal = core.ready().messages.find((m) => m.type === 'VoteResponse');
+    assert.ok(refusal?.type === 'VoteResponse' && !refusal.granted);
+    core.advance();
+    // Its election timer runs out: it asks node 1 (only) for a pre-vote, then a vote.
+    let requests: { to: number; pre: boolean }[] = [];
+    for (let i = 0; i < 10 * DEFAULT_CORE_CONFIG.electionTicks && requests.length === 0; i += 1) {
+      core.tick();
+      requests = core.ready().messages.flatMap((m) => (m.type === 'VoteRequest' ? [{ to: m.to, pre: m.pre }] : []));
+      core.advance();
+    }
+    assert.deepEqual(requests, [{ to: 1, pre: true }]);
+    const term = core.status().term;
+    core.step({ type: 'VoteResponse', from: 1, to: 3, term: term + 1, pre: true, granted: true });
+    core.ready();
+    core.advance();
+    core.step({ type: 'VoteResponse', from: 1, to: 3, term: term + 1, pre: false, granted: true });
+    assert.equal(core.status().role, 'leader', "node 1's vote is a majority of the configuration it is in");
+    assert.equal(core.step({ type: 'Propose', entries: [{ kind: EntryKind.Command, data: new Uint8Array([9]) }] }).ok, false, 'it takes no proposals');
+    const appends = core.ready().messages.filter((m) => m.type === 'AppendRequest');
+    assert.ok(appends.length > 0 && appends.every((m) => m.to === 1));
+    core.advance();
+    // Node 1 stores everything (its commit then covers the removal) and answers a
+    // heartbeat round sent after: node 3 tells it to campaign and is removed.
+    core.step({ type: 'AppendResponse', from: 1, to: 3, term: term + 1, success: true, index: 5, hintIndex: 0, hintTerm: 0 });
+    assert.equal(core.status().commit, 5, "node 1's acknowledgement commits; node 3's own copy does not count");
+    core.ready();
+    core.advance();
+    let heartbeat: PeerMessage | undefined;
+    for (let i = 0; i < 5 && heartbeat === undefined; i += 1) {
+      core.tick();
+      heartbeat = core.ready().messages.find((m) => m.type === 'HeartbeatRequest' && m.context > 0);
+      core.advance();
+    }
+    assert.ok(heartbeat?.type === 'HeartbeatRequest' && heartbeat.to === 1 && heartbeat.commit >= 3, 'a hand-over round that carries the removal commit');
+    core.step({ type: 'HeartbeatResponse', from: 1, to: 3, term: term + 1, context: heartbeat.context });
+    assert.ok(core.ready().messages.some((m) => m.type === 'TimeoutNow' && m.to === 1));
+    assert.equal(core.status().removed, true);
+    assert.notEqual(core.status().role, 'leader');
   });
 
   it('a removed follower learns of its removal; a removed leader hands over and steps down', () => {

@@ -59,6 +59,10 @@ export const REGRESSION_SEEDS: readonly { readonly seed: number; readonly bug: s
     bug: 'a leader committed its own removal, handed over on a graceful stop before applying it, and applied it later as a follower (or after a restart, from its own disk) and exited at once; the new leader had not learned that the removal committed, still counted it, and could never commit or win again (now a node that applies its own removal stays to vote until a leader\'s commit covers it)',
   },
   {
+    seed: 0x80ed1,
+    bug: 'a leader committed its own removal, appended after it, and lost its quorum before handing over; after a restart it held the only copy of those entries, so it refused the remaining voter as less up to date, and as a non-voter it never campaigned itself (now a node whose removal is applied but unconfirmed may lead, counting only the new configuration, to hand over)',
+  },
+  {
     seed: 0x2a2,
     bug: 'caught a deliberately broken leader that accepted a second membership change while one was pending (and before its own no-op applied): a just-elected leader took two removals 3 ms apart and, cut off with a minority, committed in the two-removals configuration while the other side elected a leader without that entry (leader completeness)',
   },
