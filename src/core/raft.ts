@@ -44,6 +44,9 @@ export interface RaftOptions {
  *
  * Internal to src/core: its fields are public for the handlers, not for users.
  */
+/** How long (in election timeouts) a node whose removal is unconfirmed waits for a member to need it. */
+const REMOVAL_WAIT_ELECTIONS = 5;
+
 export class Raft {
   readonly config: CoreConfig;
   readonly random: Random;
@@ -71,6 +74,8 @@ export class Raft {
   private unconfirmedRemovalAt = 0;
   /** The highest commit index a leader's message carried since this node started. */
   private leaderCommitHeard = 0;
+  /** When a member last sent this node anything (see maybeGiveUpUnconfirmedRemoval). */
+  private lastHeardFromMemberTick = 0;
 
   term: Term;
   vote: NodeId;
@@ -125,10 +130,30 @@ export class Raft {
     this.tickCount += 1;
     if (this.state.role === 'leader') this.state.leader.tick();
     else tickElection(this);
+    this.maybeGiveUpUnconfirmedRemoval();
+  }
+
+  /**
+   * A node whose removal is unconfirmed stays for the members that may still need it,
+   * and they make themselves heard: they campaign and ask for its vote, or answer its
+   * own campaign. When no member has sent it anything for REMOVAL_WAIT_ELECTIONS
+   * election timeouts (the leaders of the new configuration know it is removed and
+   * say nothing), nobody needs it: it leaves. A node removed long ago and restarted
+   * from its own disk would otherwise wait for a confirmation forever.
+   */
+  private maybeGiveUpUnconfirmedRemoval(): void {
+    if (this.unconfirmedRemovalAt === 0 || this.removed || this.state.role === 'leader') return;
+    if (this.tickCount - this.lastHeardFromMemberTick <= REMOVAL_WAIT_ELECTIONS * this.config.electionTicks) return;
+    this.logger.warn(
+      { index: this.unconfirmedRemovalAt, term: this.term, electionTimeouts: REMOVAL_WAIT_ELECTIONS },
+      'removal never confirmed, and no member has needed this node meanwhile; leaving',
+    );
+    this.markRemoved();
   }
 
   /** A message from a member (already checked by RaftCore). */
   step(m: PeerMessage): void {
+    this.lastHeardFromMemberTick = this.tickCount;
     if (m.term > this.term) {
       if (!this.stepHigherTerm(m)) return;
     } else if (m.term < this.term) {

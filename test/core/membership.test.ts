@@ -268,6 +268,29 @@ describe('membership changes (thesis §4.1)', () => {
     assert.notEqual(core.status().role, 'leader');
   });
 
+  it('a removed node restarted after the leader stopped telling it leaves once no member needs it', () => {
+    const net = new CoreNetwork([1, 2, 3], plain, 1, undefined, [1, 2, 3]);
+    net.elect(1);
+    assert.equal(change(net, 1, { op: 'remove', id: 3 }).ok, true);
+    net.tick(1, 2);
+    net.stabilize();
+    assert.equal(net.core(3).status().removed, true, 'removed the normal way');
+    // The leader tells a removed member for two election timeouts only; then node 3
+    // restarts from its own disk, where its removal is committed.
+    net.tickAll(5 * net.config(1).electionTicks);
+    net.stabilize();
+    net.restart(3);
+    net.stabilize();
+    assert.deepEqual(net.core(3).status().voters, [1, 2], 'it applied its removal from its own disk');
+    assert.equal(net.core(3).status().removed, false, 'unconfirmed at first: a member might still need its vote');
+    for (let i = 0; i < 10 && !net.core(3).status().removed; i += 1) {
+      net.tickAll(net.config(1).electionTicks);
+      net.stabilize();
+    }
+    assert.equal(net.core(3).status().removed, true, 'no member asked for it for five election timeouts: it left');
+    assert.equal(net.core(1).status().role, 'leader', 'and it disturbed nobody meanwhile');
+  });
+
   it('a removed follower learns of its removal; a removed leader hands over and steps down', () => {
     const net = new CoreNetwork([1, 2, 3, 4], plain, 1, undefined, [1, 2, 3, 4]);
     net.elect(1);

@@ -2,11 +2,16 @@ import path from 'node:path';
 import type { AppendHandle, FileSystem, WriteHandle } from '../../src/storage/file-system.js';
 import type { SimWorld } from './sim-world.js';
 
-/** A write not yet fsynced; `data` undefined means `length` zero bytes (zeroFill). */
+/**
+ * A change not yet fsynced: a write (`data` undefined means `length` zero bytes, a
+ * zeroFill), or a truncation to `position` bytes (`truncate`), which a crash may
+ * also undo.
+ */
 interface PendingWrite {
   readonly position: number;
   readonly length: number;
   readonly data: Uint8Array | undefined;
+  readonly truncate?: true;
 }
 
 interface SimFile {
@@ -36,6 +41,12 @@ export interface SimDiskOptions {
 
 /** `image` with bytes [from, from + length) of `write` applied, grown (with zeros) when it ends before them. */
 function applyWrite(image: Uint8Array, write: PendingWrite, from = 0, length = write.length): Uint8Array {
+  if (write.truncate === true) {
+    if (write.position <= image.byteLength) return image.slice(0, write.position);
+    const grown = new Uint8Array(write.position);
+    grown.set(image);
+    return grown;
+  }
   const start = write.position + from;
   let out: Uint8Array = image;
   if (start + length > out.byteLength) {
@@ -141,27 +152,34 @@ export class SimDisk implements FileSystem {
       const handle: WriteHandle = {
         writeAt: (data, position) => write(position, data.byteLength, data),
         zeroFill: (position, bytes) => write(position, bytes, undefined),
-        sync: () =>
-          this.complete('sync', () => {
-            const target = this.files.get(name);
-            if (target === undefined || target.pending.length === 0) return;
-            for (const pending of target.pending) target.durable = applyWrite(target.durable, pending);
-            target.pending = [];
-          }),
+        // fdatasync covers what was written before it was called, not writes that
+        // land while it runs: the last change it covers is noted now.
+        sync: () => {
+          const target = this.files.get(name);
+          const last = target?.pending[target.pending.length - 1];
+          return this.complete('sync', () => {
+            if (target === undefined || last === undefined) return;
+            const upTo = target.pending.indexOf(last);
+            if (upTo < 0) return; // made durable already, by a later-noted sync
+            for (const pending of target.pending.slice(0, upTo + 1)) target.durable = applyWrite(target.durable, pending);
+            target.pending = target.pending.slice(upTo + 1);
+          });
+        },
         close: () => this.complete('close', () => undefined),
       };
       return handle;
     });
   }
 
+  /** Cuts (or extends) the file at once for reads; durable with the file's next sync, and a crash may undo it. */
   truncate(file: string, bytes: number): Promise<void> {
-    return this.complete('truncate', () => {
-      const target = this.files.get(path.normalize(file));
-      if (target === undefined) throw Object.assign(new Error(`ENOENT: ${file}`), { code: 'ENOENT' });
-      const image = withPending(target);
-      target.durable = image.byteLength >= bytes ? image.slice(0, bytes) : applyWrite(image, { position: bytes, length: 0, data: undefined });
-      target.pending = [];
+    const target = this.files.get(path.normalize(file));
+    if (target !== undefined && this.alive()) {
+      target.pending.push({ position: bytes, length: 0, data: undefined, truncate: true });
       target.size = bytes;
+    }
+    return this.complete('truncate', () => {
+      if (target === undefined) throw Object.assign(new Error(`ENOENT: ${file}`), { code: 'ENOENT' });
     });
   }
 
@@ -237,22 +255,23 @@ export class SimDisk implements FileSystem {
     }
   }
 
-  /** The pending writes in order, up to a random byte of them. */
+  /** The pending changes in order, up to a random one, and a random prefix of that one when it is a write. */
   private keepPrefix(file: SimFile): void {
-    let total = 0;
-    for (const write of file.pending) total += write.length;
-    let kept = this.world.random.nextInt(total + 1);
-    for (const write of file.pending) {
-      if (kept === 0) break;
-      const length = Math.min(kept, write.length);
-      file.durable = applyWrite(file.durable, write, 0, length);
-      kept -= length;
+    const upTo = this.world.random.nextInt(file.pending.length + 1);
+    for (const [i, write] of file.pending.entries()) {
+      if (i > upTo) break;
+      if (i < upTo) file.durable = applyWrite(file.durable, write);
+      else if (write.truncate !== true) file.durable = applyWrite(file.durable, write, 0, this.world.random.nextInt(write.length + 1));
     }
   }
 
   /** Each sector of each pending write, kept or lost at random; in order, so a later write over the same bytes wins. */
   private keepSectors(file: SimFile): void {
     for (const write of file.pending) {
+      if (write.truncate === true) {
+        if (this.world.random.nextInt(2) === 0) file.durable = applyWrite(file.durable, write);
+        continue;
+      }
       for (let from = 0; from < write.length; ) {
         const sectorEnd = (Math.floor((write.position + from) / SECTOR_BYTES) + 1) * SECTOR_BYTES;
         const length = Math.min(write.length - from, sectorEnd - (write.position + from));

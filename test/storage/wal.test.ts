@@ -472,6 +472,21 @@ describe('Wal corruption', { timeout: TEST_TIMEOUT_MS }, () => {
     });
   });
 
+  it('a damaged length that reaches past later records into preallocated zeros is corruption, not a torn tail', async () => {
+    await withTempDir(async (dir) => {
+      const { bytes, offsets } = await fourRecords(path.join(dir, 'source'));
+      const start = offsets[1]!;
+      const damaged = preallocated(bytes, 128 * 1024);
+      damaged[start + 1] = damaged[start + 1]! ^ 0x01; // length += 65536: it now ends in the zeros
+      const trial = path.join(dir, 'trial');
+      const file = await writeSegment(trial, 1, damaged);
+      const warnings: Warning[] = [];
+      await expectCorrupt(Wal.open(new NodeFileSystem(), trial, { onWarning: (fields, message) => warnings.push({ fields, message }) }), file, start);
+      assert.deepEqual(warnings, []);
+      assert.deepEqual(await fsp.readFile(file), damaged, 'nothing was cut or zeroed');
+    });
+  });
+
   // A complete last record that fails its checksum is NOT a torn write (record.ts only
   // calls a record 'torn' when it runs past the end of the file): it may be an entry
   // that was fsynced and acknowledged, so dropping it could lose a committed write.
@@ -772,7 +787,9 @@ describe('Wal preallocated segments', { timeout: TEST_TIMEOUT_MS }, () => {
         assert.equal(warnings.length, 1);
         assert.equal(warnings[0]!.fields.offset, recordsAt);
         assert.equal(warnings[0]!.fields.droppedBytes, 40 + later.byteLength);
-        assert.ok(isZero(await fsp.readFile(file), recordsAt, 4096), 'the stale record is gone from the disk');
+        assert.ok(isZero(await fsp.readFile(file), recordsAt, 4096), 'the stale record is gone from the segment');
+        assert.equal(warnings[0]!.fields.copy, `${file}.cut-${recordsAt}`);
+        assert.deepEqual(await fsp.readFile(`${file}.cut-${recordsAt}`), Buffer.concat([Buffer.alloc(40), later]), 'and kept beside it');
         await wal.append([next], hardState(2, 2, 3), true);
       } finally {
         await wal.close();

@@ -213,18 +213,25 @@ export function decodeRecord(data: Buffer, offset: number, format: RecordFormat 
  * - it was cut short and nothing was written after it: its last byte (format 2's
  *   trailer, never zero when written) and everything after it are zero; or
  * - a sector of it is all zero (a power loss keeps or loses each sector of an
- *   unsynced write on its own, as etcd's WAL also assumes: isTornEntry), and no
- *   intact record starts inside it, which a damaged length would otherwise hide.
+ *   unsynced write on its own, as etcd's WAL also assumes: isTornEntry).
+ *
+ * Either way no intact record may start inside it, which a damaged length would
+ * otherwise hide. The sector rule cannot tell a lost sector from a damaged record
+ * whose payload holds a sector of zeros (etcd has the same ambiguity): the caller
+ * keeps a copy of what it cuts off.
  *
  * A record that runs past the end of `data` is the caller's case (a torn tail).
  */
 export function looksUnwritten(data: Buffer, offset: number, format: RecordFormat): boolean {
   const end = offset + RECORD_HEADER_BYTES + data.readUInt32BE(offset);
   if (end > data.byteLength) return false;
+  // A torn length only loses bits (unwritten bytes are zero), so it never reaches
+  // past an intact record; a length that does was damaged after it was written.
+  if (intactRecordWithin(data, offset + 1, end, format)) return false;
   if (format === 2 && endOfNonZero(data, offset) < end) return true;
   for (let start = offset; start < end; ) {
     const next = Math.min(end, (Math.floor(start / SECTOR_BYTES) + 1) * SECTOR_BYTES);
-    if (isZero(data, start, next)) return !intactRecordWithin(data, offset + 1, end, format);
+    if (isZero(data, start, next)) return true;
     start = next;
   }
   return false;

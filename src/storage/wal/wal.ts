@@ -84,6 +84,8 @@ interface Segment {
 interface StaleTail {
   readonly from: number;
   readonly to: number;
+  /** The warning to give once a copy of the bytes is kept (its name is added). */
+  readonly warning: { readonly fields: Record<string, unknown>; readonly message: string };
 }
 
 function segmentName(sequence: number): string {
@@ -194,7 +196,9 @@ export class Wal implements LogStorage {
       this.handle = await this.fs.openWrite(tail.file);
       if (stale !== undefined) {
         // Later appends write here; what a crash left of unsynced writes must not
-        // read as records after them on the next replay.
+        // read as records after them on the next replay. A copy stays beside the
+        // segment: if it was damage rather than a torn write, nothing is destroyed.
+        await this.keepCutBytes(tail.file, stale);
         await this.handle.zeroFill(stale.from, stale.to - stale.from);
         await this.handle.sync();
       }
@@ -205,6 +209,25 @@ export class Wal implements LogStorage {
     this.log = new LogTerms(replay.base, replay.entries);
     this.hardState = replay.hardState;
     return { hardState: replay.hardState, base: replay.base, entries: replay.entries };
+  }
+
+  /**
+   * Saves the bytes recovery is about to zero as `<segment>.cut-<offset>` (fsynced, with
+   * its directory entry), then gives the cut's warning with the copy's name. The copy
+   * is kept until an operator deletes it.
+   */
+  private async keepCutBytes(file: string, stale: StaleTail): Promise<void> {
+    const data = Buffer.from(await this.fs.readFile(file)).subarray(stale.from, stale.to);
+    const copy = `${file}.cut-${stale.from}`;
+    const handle = await this.fs.openWrite(copy);
+    try {
+      await handle.writeAt(data, 0);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await this.fs.syncDir(this.dir);
+    this.options.onWarning?.({ ...stale.warning.fields, copy }, stale.warning.message);
   }
 
   /** Replays one segment; its `bytes` are how many are valid (0: no header). */
@@ -228,8 +251,8 @@ export class Wal implements LogStorage {
         // No record is empty: this is preallocated space, the end of the log.
         const to = endOfNonZero(data, offset);
         if (to > offset) {
-          this.options.onWarning?.({ file, offset, droppedBytes: to - offset }, 'cut off unsynced writes after the end of the write-ahead log');
-          stale = { from: offset, to };
+          const warning = { fields: { file, offset, droppedBytes: to - offset }, message: 'cut off unsynced writes after the end of the write-ahead log' };
+          stale = { from: offset, to, warning };
         }
         break;
       }
@@ -248,11 +271,8 @@ export class Wal implements LogStorage {
         }
         if (isLast && record.kind === 'corrupt' && looksUnwritten(data, offset, format)) {
           const to = endOfNonZero(data, offset);
-          this.options.onWarning?.(
-            { file, offset, droppedBytes: to - offset, reason: `${record.reason}; part of it was never written` },
-            'cut off a torn record at the end of the write-ahead log',
-          );
-          stale = { from: offset, to };
+          const fields = { file, offset, droppedBytes: to - offset, reason: `${record.reason}; part of it was never written` };
+          stale = { from: offset, to, warning: { fields, message: 'cut off a torn record at the end of the write-ahead log' } };
           break;
         }
         throw new CorruptLogError(
@@ -447,6 +467,9 @@ export class Wal implements LogStorage {
   }
 
   async close(): Promise<void> {
+    // An append or compaction in flight (a roll may be opening the next segment)
+    // finishes first, so no handle opens after close and nothing resolves after it.
+    if (this.inFlight !== undefined) await this.inFlight;
     const handle = this.handle;
     this.handle = undefined;
     const preparing = this.preparing;
