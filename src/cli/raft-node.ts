@@ -252,6 +252,13 @@ async function run(settings: NodeSettings): Promise<void> {
     logger.fatal({ err }, 'uncaught exception; stopping');
     exitSoon(logger, 1);
   });
+  if (await wasRemoved(settings.dataDir)) {
+    // As etcd does for a removed member: restarting it would only wait, unconfirmed,
+    // for a leader that no longer talks to it.
+    logger.warn({ dataDir: settings.dataDir, code: EXIT_REMOVED, marker: removedMarker(settings.dataDir) }, 'this node was removed from the cluster earlier; not starting (to join again, start it with an empty --data-dir and --join)');
+    exitSoon(logger, EXIT_REMOVED);
+    return;
+  }
   if (settings.restore !== undefined && settings.join !== undefined) throw new ConfigError('--restore founds a cluster from a backup; it cannot be combined with --join');
   if (settings.restore !== undefined) {
     const meta = await restoreDataDir(new NodeFileSystem(), settings.dataDir, settings.restore, [...settings.peers.keys()]);
@@ -268,7 +275,7 @@ async function run(settings: NodeSettings): Promise<void> {
   const onRemoved = (): void => {
     if (removing) return;
     removing = true;
-    void leaveCluster(handle, logger);
+    void leaveCluster(handle, logger, settings.dataDir);
   };
   try {
     handle = await createNode<KvResult>({
@@ -371,7 +378,12 @@ async function joinCluster(settings: NodeSettings, handle: NodeHandle<KvResult>,
  * the client that asked is still going out), then stops and exits with
  * EXIT_REMOVED.
  */
-async function leaveCluster(handle: NodeHandle<KvResult> | undefined, logger: Logger): Promise<void> {
+async function leaveCluster(handle: NodeHandle<KvResult> | undefined, logger: Logger, dataDir: string): Promise<void> {
+  try {
+    await markRemoved(dataDir);
+  } catch (err) {
+    logger.warn({ err, dataDir }, 'could not record the removal in the data dir; a restart would wait for a confirmation that never comes');
+  }
   const deadline = Date.now() + REMOVED_GRACE_MS;
   const self = handle?.node.status().id;
   while (handle !== undefined && Date.now() < deadline) {
@@ -382,6 +394,37 @@ async function leaveCluster(handle: NodeHandle<KvResult> | undefined, logger: Lo
   logger.info({ code: EXIT_REMOVED, leader: handle?.node.status().leader }, 'removed from the cluster; exiting');
   await handle?.node.stop().catch(() => undefined);
   exitSoon(logger, EXIT_REMOVED);
+}
+
+/** The file whose presence says this data dir's node was removed from its cluster (and knew it). */
+export function removedMarker(dataDir: string): string {
+  return path.join(dataDir, 'removed');
+}
+
+async function wasRemoved(dataDir: string): Promise<boolean> {
+  try {
+    await fs.access(removedMarker(dataDir));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Writes the marker durably (the file, then its directory entry). */
+async function markRemoved(dataDir: string): Promise<void> {
+  const file = await fs.open(removedMarker(dataDir), 'w');
+  try {
+    await file.writeFile(`removed from the cluster at ${new Date().toISOString()}\n`);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  const dir = await fs.open(dataDir, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
 }
 
 /** Longest wait, after its removal, for the node to see another leader before exiting. */

@@ -146,7 +146,9 @@ export class Leader {
       if (this.r.state.role !== 'leader') return;
     }
     // Only voters confirm leadership for a read (a learner's answer proves nothing).
-    if (m.context > 0 && this.tracker.isVoter(m.from)) r.readStates.push(...this.reads.acknowledge(m.from, m.context, this.tracker.quorum()));
+    if (m.context > 0 && this.tracker.isVoter(m.from)) {
+      r.readStates.push(...this.reads.acknowledge(m.from, m.context, this.tracker.quorum(), (id) => r.membership.voters.includes(id)));
+    }
   }
 
   /** The transport lost `peer`: stop pipelining to it until it answers again. */
@@ -385,6 +387,9 @@ export class Leader {
    * round, and release the read once a majority answered. */
   readIndex(requestId: number): StepResult {
     const r = this.r;
+    // A removed leader handing over serves no reads: it is not in the configuration
+    // whose quorum could confirm it, and a successor may already lead.
+    if (this.handover !== undefined) return { ok: false, reason: 'not-leader', leader: NO_NODE };
     if (r.log.term(r.log.committed) !== r.term) {
       this.reads.deferUntilOwnCommit(requestId);
       return { ok: true };

@@ -44,9 +44,6 @@ export interface RaftOptions {
  *
  * Internal to src/core: its fields are public for the handlers, not for users.
  */
-/** How long (in election timeouts) a node whose removal is unconfirmed waits for a member to need it. */
-const REMOVAL_WAIT_ELECTIONS = 5;
-
 export class Raft {
   readonly config: CoreConfig;
   readonly random: Random;
@@ -74,8 +71,6 @@ export class Raft {
   private unconfirmedRemovalAt = 0;
   /** The highest commit index a leader's message carried since this node started. */
   private leaderCommitHeard = 0;
-  /** When a member last sent this node anything (see maybeGiveUpUnconfirmedRemoval). */
-  private lastHeardFromMemberTick = 0;
 
   term: Term;
   vote: NodeId;
@@ -105,6 +100,9 @@ export class Raft {
     this.logger = options.logger;
     this.log = options.log;
     this.membership = options.snapshot?.config ?? { voters: [...options.config.voters].sort((a, b) => a - b), learners: [] };
+    // Restarted from a snapshot taken after its own removal (only a member has one):
+    // whether the others know the removal committed is unknown, as after replaying it.
+    if (options.snapshot !== undefined && !isMemberOf(this.membership, this.id)) this.unconfirmedRemovalAt = options.snapshot.index;
     this.peers = this.otherMembers();
     this.applied = options.applied;
     this.term = options.hardState.term;
@@ -130,30 +128,10 @@ export class Raft {
     this.tickCount += 1;
     if (this.state.role === 'leader') this.state.leader.tick();
     else tickElection(this);
-    this.maybeGiveUpUnconfirmedRemoval();
-  }
-
-  /**
-   * A node whose removal is unconfirmed stays for the members that may still need it,
-   * and they make themselves heard: they campaign and ask for its vote, or answer its
-   * own campaign. When no member has sent it anything for REMOVAL_WAIT_ELECTIONS
-   * election timeouts (the leaders of the new configuration know it is removed and
-   * say nothing), nobody needs it: it leaves. A node removed long ago and restarted
-   * from its own disk would otherwise wait for a confirmation forever.
-   */
-  private maybeGiveUpUnconfirmedRemoval(): void {
-    if (this.unconfirmedRemovalAt === 0 || this.removed || this.state.role === 'leader') return;
-    if (this.tickCount - this.lastHeardFromMemberTick <= REMOVAL_WAIT_ELECTIONS * this.config.electionTicks) return;
-    this.logger.warn(
-      { index: this.unconfirmedRemovalAt, term: this.term, electionTimeouts: REMOVAL_WAIT_ELECTIONS },
-      'removal never confirmed, and no member has needed this node meanwhile; leaving',
-    );
-    this.markRemoved();
   }
 
   /** A message from a member (already checked by RaftCore). */
   step(m: PeerMessage): void {
-    this.lastHeardFromMemberTick = this.tickCount;
     if (m.term > this.term) {
       if (!this.stepHigherTerm(m)) return;
     } else if (m.term < this.term) {
@@ -301,8 +279,11 @@ export class Raft {
       // (Leader.maybeHandOver). Any other node knows the commit only from its own
       // leadership or its own disk (it led when the removal committed, then stepped
       // down before applying it; or it restarted), and the voters left may not know.
-      if (leader === undefined && this.leaderCommitHeard >= index) this.markRemoved();
+      // A learner's vote and acknowledgements were never needed: it just goes.
+      if (leader === undefined && (this.leaderCommitHeard >= index || !isVoter(before, this.id))) this.markRemoved();
       else this.unconfirmedRemovalAt = index;
+    } else if (isMemberOf(this.membership, this.id)) {
+      this.unconfirmedRemovalAt = 0;
     }
     if (this.state.role !== 'leader' && this.state.role !== 'follower' && !this.isPromotable()) {
       this.becomeFollower(this.term, NO_NODE, 'no longer a voter');

@@ -58,13 +58,17 @@ export class ReadIndexQueue {
    * every read registered in that round or earlier, so it acknowledges all of them.
    * Reads are released in order, up to the last one `quorum` members acknowledged.
    */
-  acknowledge(peer: NodeId, context: number, quorum: number): ReadState[] {
+  acknowledge(peer: NodeId, context: number, quorum: number, isVoter: (id: NodeId) => boolean): ReadState[] {
     let lastConfirmed = -1;
     for (let i = 0; i < this.pending.length; i += 1) {
       const read = this.pending[i]!;
       if (read.context > context) break;
       read.acks.add(peer);
-      if (read.acks.size >= quorum) lastConfirmed = i;
+      // Only voters of the current configuration count: the leader's own ack stops
+      // counting once it applied its own removal.
+      let voters = 0;
+      for (const id of read.acks) if (isVoter(id)) voters += 1;
+      if (voters >= quorum) lastConfirmed = i;
     }
     const confirmed = this.pending.splice(0, lastConfirmed + 1);
     return confirmed.map((read) => ({ requestId: read.requestId, index: read.index }));

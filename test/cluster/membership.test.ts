@@ -120,6 +120,11 @@ describe('membership changes on a running 5-node cluster', () => {
       const exitCode = await Promise.race([node1Exit, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 30 s'), 30_000).unref())]);
       assert.equal(exitCode, EXIT_REMOVED);
       assert.match(readFileSync(cluster.logFile(1), 'utf8'), /removed from the cluster/);
+      // Started again on the same data dir, it does not start: it knows it was removed.
+      cluster.startNode(1);
+      const again = await Promise.race([cluster.exited(1), new Promise<string>((resolve) => setTimeout(() => resolve('still running after 15 s'), 15_000).unref())]);
+      assert.equal(again, EXIT_REMOVED);
+      assert.match(readFileSync(cluster.logFile(1), 'utf8'), /was removed from the cluster earlier; not starting/);
       const remaining = await cluster.waitForLeader(10_000);
       assert.notEqual(remaining.id, 1);
       const finalMembers = await cluster.raftClient().members({ deadlineMs: 5000 });

@@ -268,7 +268,7 @@ describe('membership changes (thesis §4.1)', () => {
     assert.notEqual(core.status().role, 'leader');
   });
 
-  it('a removed node restarted after the leader stopped telling it leaves once no member needs it', () => {
+  it('a removed node restarted after the leader stopped telling it stays unconfirmed and disturbs nobody', () => {
     const net = new CoreNetwork([1, 2, 3], plain, 1, undefined, [1, 2, 3]);
     net.elect(1);
     assert.equal(change(net, 1, { op: 'remove', id: 3 }).ok, true);
@@ -276,19 +276,85 @@ describe('membership changes (thesis §4.1)', () => {
     net.stabilize();
     assert.equal(net.core(3).status().removed, true, 'removed the normal way');
     // The leader tells a removed member for two election timeouts only; then node 3
-    // restarts from its own disk, where its removal is committed.
+    // restarts from its own disk, where its removal is committed. (raft-node keeps a
+    // marker in the data dir and does not start a node removed before.)
     net.tickAll(5 * net.config(1).electionTicks);
     net.stabilize();
+    const term = net.core(1).status().term;
     net.restart(3);
     net.stabilize();
     assert.deepEqual(net.core(3).status().voters, [1, 2], 'it applied its removal from its own disk');
-    assert.equal(net.core(3).status().removed, false, 'unconfirmed at first: a member might still need its vote');
-    for (let i = 0; i < 10 && !net.core(3).status().removed; i += 1) {
+    for (let i = 0; i < 10; i += 1) {
       net.tickAll(net.config(1).electionTicks);
       net.stabilize();
     }
-    assert.equal(net.core(3).status().removed, true, 'no member asked for it for five election timeouts: it left');
-    assert.equal(net.core(1).status().role, 'leader', 'and it disturbed nobody meanwhile');
+    assert.equal(net.core(3).status().removed, false, 'no leader confirms it: it stays to vote, in case one needs it');
+    assert.notEqual(net.core(3).status().role, 'leader');
+    assert.equal(net.core(1).status().role, 'leader', 'its campaigns go to members that applied its removal, which ignore them');
+    assert.equal(net.core(1).status().term, term);
+  });
+
+  it('a removed leader handing over serves no reads: the new configuration could already have another leader', () => {
+    let refused = 0;
+    for (const options of [plain, { preVote: true, checkQuorum: true }]) {
+      const net = new CoreNetwork([1, 2], options, 1, undefined, [1, 2]);
+      net.elect(1);
+      net.tickAll(2);
+      propose(net, 1, 'a');
+      // The hand-over round and TimeoutNow never reach node 2.
+      net.dropIf((m) => m.from === 1 && m.to === 2 && ((m.type === 'HeartbeatRequest' && m.context > 0) || m.type === 'TimeoutNow'));
+      change(net, 1, { op: 'remove', id: 1 });
+      net.tickAll(1);
+      assert.deepEqual(net.core(2).status().voters, [2], 'node 2 applied the removal');
+      assert.equal(net.core(1).status().role, 'leader', 'node 1 still hands over');
+      // Node 1 -> 2 is cut; node 2, alone in {2}, elects itself and commits b.
+      net.dropIf((m) => m.from === 1 && m.to === 2);
+      for (let i = 0; i < 3 * net.config(2).electionTicks && net.core(2).status().role !== 'leader'; i += 1) {
+        net.core(2).tick();
+        net.core(1).tick();
+        net.stabilize();
+      }
+      assert.equal(net.core(2).status().role, 'leader');
+      propose(net, 2, 'b');
+      assert.deepEqual(net.stateOf(2), ['a', 'b']);
+      if (net.core(1).status().role !== 'leader') continue; // stepped down already: nothing to read from
+      const read = net.core(1).step({ type: 'ReadIndex', requestId: 42 });
+      net.stabilize();
+      assert.equal(read.ok, false, `refused (${JSON.stringify(options)})`);
+      assert.equal(net.reads.get(1)?.length ?? 0, 0, 'no read state released');
+      refused += 1;
+    }
+    assert.ok(refused >= 1, 'the stale leader was asked at least once');
+  });
+
+  it('a removed leader cut off from the only voter for a long time still gives it the vote it needs', () => {
+    const net = new CoreNetwork([1, 2], plain, 1, undefined, [1, 2]);
+    net.elect(1);
+    net.tickAll(2);
+    // Node 2 stores the removal but never hears that it committed.
+    let removalIndex = 0;
+    net.intercept((m) => {
+      if (m.from !== 1 || m.to !== 2 || removalIndex === 0) return m;
+      if ((m.type === 'AppendRequest' || m.type === 'HeartbeatRequest') && m.commit >= removalIndex) return undefined;
+      return m.type === 'TimeoutNow' ? undefined : m;
+    });
+    removalIndex = net.core(1).status().lastIndex + 1;
+    assert.equal(change(net, 1, { op: 'remove', id: 1 }).ok, true);
+    assert.ok(net.core(2).status().commit < removalIndex, 'node 2 does not know the removal committed');
+    net.intercept(undefined);
+    net.cutLink(1, 2);
+    net.tickAll(20 * net.config(1).electionTicks);
+    assert.equal(net.core(1).status().removed, false, 'however long it waits, it stays to vote');
+    net.heal();
+    for (let i = 0; i < 20 && net.core(2).status().role !== 'leader'; i += 1) {
+      net.tickAll(net.config(1).electionTicks);
+      net.stabilize();
+    }
+    assert.equal(net.core(2).status().role, 'leader', 'node 2 leads after the partition heals');
+    net.tickAll(2);
+    net.stabilize();
+    assert.deepEqual(net.core(2).status().voters, [2]);
+    assert.equal(net.core(1).status().removed, true, 'and its commit confirms node 1\'s removal');
   });
 
   it('a removed follower learns of its removal; a removed leader hands over and steps down', () => {

@@ -212,13 +212,17 @@ export class Wal implements LogStorage {
   }
 
   /**
-   * Saves the bytes recovery is about to zero as `<segment>.cut-<offset>` (fsynced, with
+   * Saves the bytes recovery is about to zero as `<segment>.cut-<offset>[-n]` (fsynced, with
    * its directory entry), then gives the cut's warning with the copy's name. The copy
    * is kept until an operator deletes it.
    */
   private async keepCutBytes(file: string, stale: StaleTail): Promise<void> {
     const data = Buffer.from(await this.fs.readFile(file)).subarray(stale.from, stale.to);
-    const copy = `${file}.cut-${stale.from}`;
+    // A new name each time: a second cut at the same offset (a crash loop) must not
+    // write over the first copy.
+    const taken = new Set(await this.fs.list(this.dir));
+    let copy = `${file}.cut-${stale.from}`;
+    for (let n = 2; taken.has(path.basename(copy)); n += 1) copy = `${file}.cut-${stale.from}-${n}`;
     const handle = await this.fs.openWrite(copy);
     try {
       await handle.writeAt(data, 0);
