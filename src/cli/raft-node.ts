@@ -19,6 +19,7 @@ import type { SnapshotPolicy } from '../node/snapshot-storage.js';
 import { DEFAULT_SNAPSHOT_POLICY } from '../node/snapshot-storage.js';
 import type { KvResult } from '../protocol/client-messages.js';
 import { NodeFileSystem } from '../storage/file-system.js';
+import { writeSmallFileDurably } from '../storage/small-file.js';
 import type { PeerAddress } from '../transport/address.js';
 import { formatAddress, parseAddress } from '../transport/address.js';
 import type { CoreStatus } from '../core/raft-core.js';
@@ -410,21 +411,9 @@ async function wasRemoved(dataDir: string): Promise<boolean> {
   }
 }
 
-/** Writes the marker durably (the file, then its directory entry). */
+/** Writes the marker durably. */
 async function markRemoved(dataDir: string): Promise<void> {
-  const file = await fs.open(removedMarker(dataDir), 'w');
-  try {
-    await file.writeFile(`removed from the cluster at ${new Date().toISOString()}\n`);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  const dir = await fs.open(dataDir, 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await writeSmallFileDurably(removedMarker(dataDir), `removed from the cluster at ${new Date().toISOString()}\n`);
 }
 
 /** Longest wait, after its removal, for the node to see another leader before exiting. */

@@ -146,9 +146,7 @@ export class Leader {
       if (this.r.state.role !== 'leader') return;
     }
     // Only voters confirm leadership for a read (a learner's answer proves nothing).
-    if (m.context > 0 && this.tracker.isVoter(m.from)) {
-      r.readStates.push(...this.reads.acknowledge(m.from, m.context, this.tracker.quorum(), (id) => r.membership.voters.includes(id)));
-    }
+    if (m.context > 0 && this.tracker.isVoter(m.from)) r.readStates.push(...this.reads.acknowledge(m.from, m.context, this.tracker.quorum()));
   }
 
   /** The transport lost `peer`: stop pipelining to it until it answers again. */
@@ -282,6 +280,7 @@ export class Leader {
   onMembershipChanged(index: Index): void {
     const r = this.r;
     this.tracker.applyConfig(r.membership, r.log.lastIndex() + 1, r.tickCount, 2 * r.config.electionTicks, index);
+    this.reads.keepAcksOf((id) => r.membership.voters.includes(id));
     if (r.membership.voters.includes(r.id) || this.handover !== undefined) return;
     this.startHandover(index);
   }

@@ -54,21 +54,27 @@ export class ReadIndexQueue {
   }
 
   /**
+   * The configuration changed: acknowledgements count only from its voters (the
+   * leader's own too, once it applied its own removal). Later ones come from voters.
+   */
+  keepAcksOf(isVoter: (id: NodeId) => boolean): void {
+    for (const read of this.pending) {
+      for (const id of read.acks) if (!isVoter(id)) read.acks.delete(id);
+    }
+  }
+
+  /**
    * A heartbeat answer for round `context` proves this node was still leader after
    * every read registered in that round or earlier, so it acknowledges all of them.
    * Reads are released in order, up to the last one `quorum` members acknowledged.
    */
-  acknowledge(peer: NodeId, context: number, quorum: number, isVoter: (id: NodeId) => boolean): ReadState[] {
+  acknowledge(peer: NodeId, context: number, quorum: number): ReadState[] {
     let lastConfirmed = -1;
     for (let i = 0; i < this.pending.length; i += 1) {
       const read = this.pending[i]!;
       if (read.context > context) break;
       read.acks.add(peer);
-      // Only voters of the current configuration count: the leader's own ack stops
-      // counting once it applied its own removal.
-      let voters = 0;
-      for (const id of read.acks) if (isVoter(id)) voters += 1;
-      if (voters >= quorum) lastConfirmed = i;
+      if (read.acks.size >= quorum) lastConfirmed = i;
     }
     const confirmed = this.pending.splice(0, lastConfirmed + 1);
     return confirmed.map((read) => ({ requestId: read.requestId, index: read.index }));

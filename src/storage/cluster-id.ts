@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { NodeId } from '../core/types.js';
 import { ConfigError, CorruptLogError } from '../errors.js';
 import { CLUSTER_ID_PATTERN } from '../transport/hello.js';
+import { writeSmallFileDurably } from './small-file.js';
 
 /** The file in a data dir that holds the cluster id, beside the WAL. */
 export const CLUSTER_ID_FILE = 'cluster-id';
@@ -53,20 +54,6 @@ export async function loadOrCreateClusterId(dataDir: string, proposed: string, r
   }
   const clusterId = required ?? proposed;
   if (!CLUSTER_ID_PATTERN.test(clusterId)) throw new ConfigError(`cluster id "${clusterId}" must be 1-64 of A-Z a-z 0-9 . _ -`);
-  const temp = `${file}.tmp-${process.pid}`;
-  const handle = await fs.open(temp, 'w', 0o644);
-  try {
-    await handle.writeFile(`${clusterId}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fs.rename(temp, file);
-  const dir = await fs.open(dataDir, 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await writeSmallFileDurably(file, `${clusterId}\n`);
   return { clusterId, created: true };
 }

@@ -1,6 +1,8 @@
 import { constants, promises as fs, writeSync } from 'node:fs';
 import path from 'node:path';
 
+import { sharedZeros } from '../util/zeros.js';
+
 /**
  * The file operations the write-ahead log needs, behind an interface so the
  * simulator can run the real WAL on a disk that loses unsynced writes on a crash
@@ -54,15 +56,6 @@ export interface FileSystem {
   syncDir(dir: string): Promise<void>;
 }
 
-const ZERO_CHUNK_BYTES = 256 * 1024;
-let zeros: Buffer | undefined;
-
-/** One shared buffer of zeros, never written to. */
-function zeroChunk(): Buffer {
-  zeros ??= Buffer.alloc(ZERO_CHUNK_BYTES);
-  return zeros;
-}
-
 export class NodeFileSystem implements FileSystem {
   async mkdirp(dir: string): Promise<void> {
     await fs.mkdir(dir, { recursive: true });
@@ -112,7 +105,7 @@ export class NodeFileSystem implements FileSystem {
         while (offset < data.byteLength) offset += writeSync(handle.fd, data, offset, data.byteLength - offset, position + offset);
       },
       zeroFill: async (position, bytes) => {
-        const zeros = zeroChunk();
+        const zeros = sharedZeros();
         let offset = 0;
         while (offset < bytes) {
           const { bytesWritten } = await handle.write(zeros, 0, Math.min(zeros.byteLength, bytes - offset), position + offset);

@@ -1,7 +1,9 @@
 /**
  * Runs async operations one at a time, in the order they were queued: the WAL's
  * appends (from the driver's turns) and its compactions (after a background
- * snapshot) share one file handle and must never interleave.
+ * snapshot) share one file handle and must never interleave. An operation queued
+ * while none is pending starts in the call, as an unqueued call would (the
+ * simulator's event order depends on when disk operations are issued).
  */
 export class SerialQueue {
   /** Settles when the last operation queued so far has; undefined when none is pending. */
@@ -25,6 +27,11 @@ export class SerialQueue {
       if (this.tail === settled) this.tail = undefined;
     });
     return result;
+  }
+
+  /** Settles (never rejects) once every operation queued so far has settled. */
+  drained(): Promise<void> {
+    return this.tail === undefined ? Promise.resolve() : this.tail.then(() => undefined);
   }
 }
 

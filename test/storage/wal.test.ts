@@ -97,6 +97,13 @@ async function reopenAndExpect(dir: string, entries: readonly Entry[], state: Ha
   }
 }
 
+/** The appends went to a second, current-format segment, and a reopen replays `entries` and `state`. */
+async function expectSecondSegmentAndReplay(dir: string, entries: readonly Entry[], state: HardState): Promise<void> {
+  assert.deepEqual(await segments(dir), [segmentName(1), segmentName(2)]);
+  assert.deepEqual((await fsp.readFile(path.join(dir, segmentName(2)))).subarray(0, 8), SEGMENT_MAGIC);
+  await reopenAndExpect(dir, entries, state);
+}
+
 async function segments(dir: string): Promise<string[]> {
   return (await fsp.readdir(dir)).filter((name) => name.endsWith('.wal')).sort();
 }
@@ -603,9 +610,7 @@ describe('Wal segment headers', { timeout: TEST_TIMEOUT_MS }, () => {
       } finally {
         await reopened.close();
       }
-      assert.deepEqual(await segments(dir), [segmentName(1), segmentName(2)]);
-      assert.deepEqual((await fsp.readFile(path.join(dir, segmentName(2)))).subarray(0, 8), SEGMENT_MAGIC);
-      await reopenAndExpect(dir, [...first, third], hardState(2, 2, 3));
+      await expectSecondSegmentAndReplay(dir, [...first, third], hardState(2, 2, 3));
     });
   });
 
@@ -843,9 +848,7 @@ describe('Wal preallocated segments', { timeout: TEST_TIMEOUT_MS }, () => {
       } finally {
         await wal.close();
       }
-      assert.deepEqual(await segments(dir), [segmentName(1), segmentName(2)]);
-      assert.deepEqual((await fsp.readFile(path.join(dir, segmentName(2)))).subarray(0, 8), SEGMENT_MAGIC);
-      await reopenAndExpect(dir, [...old, next], hardState(2, 1, 3));
+      await expectSecondSegmentAndReplay(dir, [...old, next], hardState(2, 1, 3));
     });
   });
 });

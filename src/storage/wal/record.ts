@@ -1,5 +1,6 @@
 import CRC32C from 'crc-32/crc32c.js';
 import type { Entry, EntryId, EntryKind, HardState } from '../../core/types.js';
+import { sharedZeros } from '../../util/zeros.js';
 
 /**
  * WAL records come in two layouts, chosen per segment by its magic:
@@ -245,13 +246,12 @@ export function intactRecordWithin(data: Buffer, from: number, to: number, forma
   return false;
 }
 
-const ZEROS = Buffer.alloc(64 * 1024);
-
 /** Whether data[from, to) is all zero bytes (compared a chunk at a time, natively). */
 export function isZero(data: Buffer, from: number, to: number): boolean {
-  for (let start = from; start < to; start += ZEROS.byteLength) {
-    const end = Math.min(to, start + ZEROS.byteLength);
-    if (data.compare(ZEROS, 0, end - start, start, end) !== 0) return false;
+  const zeros = sharedZeros();
+  for (let start = from; start < to; start += zeros.byteLength) {
+    const end = Math.min(to, start + zeros.byteLength);
+    if (data.compare(zeros, 0, end - start, start, end) !== 0) return false;
   }
   return true;
 }
@@ -260,7 +260,7 @@ export function isZero(data: Buffer, from: number, to: number): boolean {
 export function endOfNonZero(data: Buffer, from: number): number {
   let end = data.byteLength;
   while (end > from) {
-    const start = Math.max(from, end - ZEROS.byteLength);
+    const start = Math.max(from, end - sharedZeros().byteLength);
     if (!isZero(data, start, end)) {
       while (data[end - 1] === 0) end -= 1;
       return end;

@@ -17,6 +17,7 @@ import {
   looksUnwritten,
 } from './record.js';
 import { Replay } from './replay.js';
+import { SerialQueue } from '../../util/serial-queue.js';
 
 /**
  * Every segment starts with a magic that names its record format. Segments are
@@ -83,9 +84,18 @@ interface Segment {
 /** What replaying the last segment found after its records: bytes to zero before writing there. */
 interface StaleTail {
   readonly from: number;
-  readonly to: number;
+  /** A copy of the bytes from `from` on that are to be zeroed. */
+  readonly bytes: Buffer;
   /** The warning to give once a copy of the bytes is kept (its name is added). */
   readonly warning: { readonly fields: Record<string, unknown>; readonly message: string };
+}
+
+/** The bytes of `data` from `offset` to its last non-zero byte, to cut off with `message`; undefined when all are zero. */
+function staleTail(data: Buffer, file: string, offset: number, message: string, reason?: string): StaleTail | undefined {
+  const to = endOfNonZero(data, offset);
+  if (to === offset) return undefined;
+  const fields = { file, offset, droppedBytes: to - offset, ...(reason === undefined ? {} : { reason }) };
+  return { from: offset, bytes: Buffer.from(data.subarray(offset, to)), warning: { fields, message } };
 }
 
 function segmentName(sequence: number): string {
@@ -127,7 +137,8 @@ export class Wal implements LogStorage {
   private segments: Segment[] = [];
   private log = new LogTerms({ index: 0, term: 0 }, []);
   private hardState: HardState | undefined;
-  private inFlight: Promise<void> | undefined;
+  /** Appends and compactions, one at a time. */
+  private readonly queue = new SerialQueue();
   /** The next segment being filled (resolves to its length), started ahead of the roll that needs it. */
   private preparing: Promise<number> | undefined;
   /** How far the last closed segment got: the next one is preallocated a little more. */
@@ -199,7 +210,7 @@ export class Wal implements LogStorage {
         // read as records after them on the next replay. A copy stays beside the
         // segment: if it was damage rather than a torn write, nothing is destroyed.
         await this.keepCutBytes(tail.file, stale);
-        await this.handle.zeroFill(stale.from, stale.to - stale.from);
+        await this.handle.zeroFill(stale.from, stale.bytes.byteLength);
         await this.handle.sync();
       }
       // Records of the current format only go after records of the current format.
@@ -217,7 +228,6 @@ export class Wal implements LogStorage {
    * is kept until an operator deletes it.
    */
   private async keepCutBytes(file: string, stale: StaleTail): Promise<void> {
-    const data = Buffer.from(await this.fs.readFile(file)).subarray(stale.from, stale.to);
     // A new name each time: a second cut at the same offset (a crash loop) must not
     // write over the first copy.
     const taken = new Set(await this.fs.list(this.dir));
@@ -225,7 +235,7 @@ export class Wal implements LogStorage {
     for (let n = 2; taken.has(path.basename(copy)); n += 1) copy = `${file}.cut-${stale.from}-${n}`;
     const handle = await this.fs.openWrite(copy);
     try {
-      await handle.writeAt(data, 0);
+      await handle.writeAt(stale.bytes, 0);
       await handle.sync();
     } finally {
       await handle.close();
@@ -253,11 +263,7 @@ export class Wal implements LogStorage {
     while (offset < data.byteLength) {
       if (isLast && data.byteLength - offset >= 4 && data.readUInt32BE(offset) === 0) {
         // No record is empty: this is preallocated space, the end of the log.
-        const to = endOfNonZero(data, offset);
-        if (to > offset) {
-          const warning = { fields: { file, offset, droppedBytes: to - offset }, message: 'cut off unsynced writes after the end of the write-ahead log' };
-          stale = { from: offset, to, warning };
-        }
+        stale = staleTail(data, file, offset, 'cut off unsynced writes after the end of the write-ahead log');
         break;
       }
       const record = decodeRecord(data, offset, format);
@@ -274,9 +280,7 @@ export class Wal implements LogStorage {
           break;
         }
         if (isLast && record.kind === 'corrupt' && looksUnwritten(data, offset, format)) {
-          const to = endOfNonZero(data, offset);
-          const fields = { file, offset, droppedBytes: to - offset, reason: `${record.reason}; part of it was never written` };
-          stale = { from: offset, to, warning: { fields, message: 'cut off a torn record at the end of the write-ahead log' } };
+          stale = staleTail(data, file, offset, 'cut off a torn record at the end of the write-ahead log', `${record.reason}; part of it was never written`);
           break;
         }
         throw new CorruptLogError(
@@ -365,7 +369,7 @@ export class Wal implements LogStorage {
    * before anything is written.
    */
   append(entries: readonly Entry[], hardState: HardState | undefined, sync: boolean): Promise<void> {
-    return this.serialize(async () => {
+    return this.queue.run(async () => {
       if (this.failed !== undefined) throw this.failed;
       this.log.checkAppend(entries);
       if (entries.length === 0 && hardState === undefined) return;
@@ -409,7 +413,7 @@ export class Wal implements LogStorage {
    * nothing; only a given `hardState` is then written, and synced.
    */
   compact(base: EntryId, hardState?: HardState): Promise<void> {
-    return this.serialize(async () => {
+    return this.queue.run(async () => {
       if (this.failed !== undefined) throw this.failed;
       const current = this.log.compactedThrough;
       const stale = base.index < current.index || (base.index === current.index && base.term === current.term);
@@ -473,7 +477,7 @@ export class Wal implements LogStorage {
   async close(): Promise<void> {
     // An append or compaction in flight (a roll may be opening the next segment)
     // finishes first, so no handle opens after close and nothing resolves after it.
-    if (this.inFlight !== undefined) await this.inFlight;
+    await this.queue.drained();
     const handle = this.handle;
     this.handle = undefined;
     const preparing = this.preparing;
@@ -491,24 +495,5 @@ export class Wal implements LogStorage {
       this.failed = new StorageError(`write-ahead log write failed in ${this.dir}: ${(err as Error).message}`, { cause: err });
       throw this.failed;
     }
-  }
-
-  /**
-   * Runs `operation` after the previous call settles. When nothing is in flight it
-   * starts synchronously, as an unserialized call would (the simulator's event order
-   * depends on when disk operations are issued).
-   */
-  private serialize(operation: () => Promise<void>): Promise<void> {
-    const previous = this.inFlight;
-    const result = previous === undefined ? operation() : previous.then(operation);
-    const settled = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.inFlight = settled;
-    void settled.then(() => {
-      if (this.inFlight === settled) this.inFlight = undefined;
-    });
-    return result;
   }
 }
