@@ -420,8 +420,10 @@ export class RaftNode<Result> {
       if (messages.length > 0) this.options.observer?.sentEarly(messages);
       for (const message of messages) this.options.transport.send(message);
       // Entries the followers' acknowledgements committed meanwhile: answered now,
-      // not after this node's own write (RaftCore.takeEarlyCommitted).
+      // not after this node's own write (RaftCore.takeEarlyCommitted), and after
+      // the new appends are on their way.
       const committed = this.core.takeEarlyCommitted();
+      if (messages.length > 0 && committed.length > 0) this.options.transport.flush?.();
       if (committed.length > 0) {
         this.apply(committed);
         this.options.observer?.applied(committed, this.appliedIndex);
@@ -466,6 +468,9 @@ export class RaftNode<Result> {
     const hardState = this.hardStateToWrite(ready);
     let persisted: Promise<void> | undefined;
     if (ready.entries.length > 0 || hardState !== undefined) {
+      // The followers' appends leave before this node's own write and its fsync are
+      // started, not after: their fsyncs, not ours, are on a write's critical path.
+      this.options.transport.flush?.();
       const started = observer === undefined ? 0 : performance.now();
       persisted = this.storageQueue.run(() => this.options.storage.append(ready.entries, hardState, ready.mustSync));
       if (observer !== undefined) {
@@ -482,6 +487,8 @@ export class RaftNode<Result> {
     if (persisted !== undefined) await persisted;
     if (this.stopped) return;
     for (const message of afterPersist) this.options.transport.send(message);
+    // An acknowledgement is the leader's commit: it goes now, not after this turn.
+    if (afterPersist.length > 0) this.options.transport.flush?.();
     if (!applyNow) this.applyReady(ready);
     this.core.advance();
     this.maybeStartSnapshot();

@@ -143,6 +143,11 @@ export class PeerLink {
     this.#scheduleFlush();
   }
 
+  /** Writes the queued frames now rather than at the end of this turn. */
+  flush(): void {
+    this.#flush();
+  }
+
   /** Stops reconnecting, drops the queue and destroys the socket. */
   async close(): Promise<void> {
     if (this.#state === 'closed') return;

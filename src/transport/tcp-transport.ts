@@ -17,8 +17,15 @@ import { TransportServer } from './server.js';
  * to probe (ReportUnreachable). Errors never reach the caller as exceptions.
  */
 export interface Transport {
-  /** Queues `message` for `message.to`. Never blocks, never throws. */
+  /** Queues `message` for `message.to`. Never blocks, never throws. Queued messages
+   * leave together at the end of this turn of the event loop, or at flush(). */
   send(message: PeerMessage): void;
+  /**
+   * Hands every queued message to the network now. The driver calls it before work
+   * that would otherwise hold the messages back until the end of the turn: a storage
+   * write, or applying a batch.
+   */
+  flush?(): void;
   onMessage(handler: (message: PeerMessage) => void): void;
   /** Called once per loss of a peer, not per reconnect attempt. */
   onUnreachable(handler: (peer: NodeId) => void): void;
@@ -163,6 +170,10 @@ export class TcpTransport implements Transport {
       return;
     }
     link.send(message);
+  }
+
+  flush(): void {
+    for (const link of this.#links.values()) link.flush();
   }
 
   onMessage(handler: (message: PeerMessage) => void): void {

@@ -225,6 +225,24 @@ describe('PeerLink', () => {
     assert.equal(lines.length, linesAtClose, 'nothing happens after close');
   });
 
+  it('holds frames until the end of the turn, and flush() hands them to the socket at once', async () => {
+    const port = await freePort();
+    const peer = await makePeer(port);
+    const { link, connects } = makeLink(port);
+    link.start();
+    await waitFor(() => connects.length === 1, 'the connect');
+    link.send(heartbeat(1));
+    link.send(heartbeat(2));
+    assert.equal(link.queuedMessages, 2, 'sends in one turn leave together, later');
+    link.flush();
+    assert.equal(link.queuedMessages, 0, 'flush() writes in this turn');
+    link.send(heartbeat(3));
+    // Closing drops what is still queued: the flushed frames are already the socket's.
+    await link.close();
+    await waitFor(() => peer.received.length === 2, 'the flushed messages');
+    assert.deepEqual(contexts(peer.received), [1, 2]);
+  });
+
   it('close() while connected closes the connection on the peer side', async () => {
     const port = await freePort();
     const peer = await makePeer(port);
