@@ -556,18 +556,31 @@ export class RaftNode<Result> {
     if (term === undefined) return;
     const meta: SnapshotMeta = { index: this.appliedIndex, term, config: this.core.clusterConfig() };
     const view = this.options.stateMachine.snapshot();
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      view.release();
+    };
     this.snapshotInProgress = true;
     const started = this.now();
     const yieldBetween = async function* (this: RaftNode<Result>): AsyncGenerator<Uint8Array> {
-      for (const chunk of view.chunks()) {
-        yield chunk;
-        await new Promise<void>((resolve) => this.schedule(resolve));
+      try {
+        for (const chunk of view.chunks()) {
+          yield chunk;
+          await new Promise<void>((resolve) => this.schedule(resolve));
+        }
+      } finally {
+        // Serialized: the state machine stops preserving this state now, not after
+        // the file's fsync and rename. While a view lives, every write copies the
+        // nodes on its path (see PersistentMap).
+        release();
       }
     }.bind(this);
     this.snapshotQueue
       .run(() => this.options.snapshots.save(meta, yieldBetween()))
       .then(async ({ bytes }) => {
-        view.release();
+        release();
         if (this.stopped) return;
         this.snapshotIndex = Math.max(this.snapshotIndex, meta.index);
         this.log.info({ index: meta.index, term: meta.term, bytes, ms: Math.round(this.now() - started) }, 'snapshot taken');
@@ -581,7 +594,7 @@ export class RaftNode<Result> {
         this.requestTurn();
       })
       .catch((err: unknown) => {
-        view.release();
+        release();
         this.fail(err as Error);
       });
   }

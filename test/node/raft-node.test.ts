@@ -8,7 +8,7 @@ import pino from 'pino';
 import { DEFAULT_CORE_CONFIG } from '../../src/core/config.js';
 import type { InstallSnapshot, PeerMessage } from '../../src/core/messages.js';
 import { SeededRandom } from '../../src/core/random.js';
-import type { Entry, HardState, NodeId } from '../../src/core/types.js';
+import type { Entry, HardState, NodeId, SnapshotMeta } from '../../src/core/types.js';
 import { EMPTY_HARD_STATE, EntryKind } from '../../src/core/types.js';
 import { StorageError } from '../../src/errors.js';
 import type { StateMachine, StateMachineSnapshot } from '../../src/kv/state-machine.js';
@@ -120,12 +120,12 @@ const settle = async (): Promise<void> => {
   for (let i = 0; i < 5; i += 1) await new Promise((resolve) => setImmediate(resolve));
 };
 
-function makeNode(id: NodeId, voters: NodeId[], storage: LogStorage, snapshotPolicy?: SnapshotPolicy) {
+function makeNode(id: NodeId, voters: NodeId[], storage: LogStorage, snapshotPolicy?: SnapshotPolicy, snapshotStorage?: MemorySnapshotStorage) {
   const transport = new FakeTransport();
   const ticker = new ManualTicker();
   const stateMachine = new Recorder();
   const fatal: Error[] = [];
-  const snapshots = new MemorySnapshotStorage();
+  const snapshots = snapshotStorage ?? new MemorySnapshotStorage();
   const node = new RaftNode<string>({
     config: { ...DEFAULT_CORE_CONFIG, id, voters, preVote: false },
     initial: { hardState: EMPTY_HARD_STATE, entries: [], applied: 0 },
@@ -311,7 +311,35 @@ describe('proposals and reads', () => {
   });
 });
 
+/** Saves like MemorySnapshotStorage, but the save completes (the file durable) only
+ * when the test says so, after every chunk was read. */
+class GatedSnapshotStorage extends MemorySnapshotStorage {
+  readonly gates: (() => void)[] = [];
+  override async save(meta: SnapshotMeta, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<{ bytes: number }> {
+    const parts: Uint8Array[] = [];
+    for await (const chunk of chunks) parts.push(chunk);
+    await new Promise<void>((resolve) => this.gates.push(resolve));
+    return super.save(meta, parts);
+  }
+}
+
 describe('snapshots in the driver', () => {
+  it('releases the state machine\'s view once it is serialized, before the snapshot is durable', async () => {
+    const gated = new GatedSnapshotStorage();
+    const { node, ticker, stateMachine } = makeNode(1, [1], new MemoryStorage(), { entries: 3, trailing: 1 }, gated);
+    ticker.tick(2 * DEFAULT_CORE_CONFIG.electionTicks);
+    await settle();
+    for (let i = 0; i < 3; i += 1) await node.propose(new Uint8Array([i]));
+    await settle();
+    assert.equal(gated.gates.length, 1, 'a save is waiting for its file to be durable');
+    assert.equal(stateMachine.views, 0, 'the view was released when its last chunk was read');
+    gated.gates.shift()!();
+    await settle();
+    assert.deepEqual(gated.saved.map((s) => s.meta.index), [3]);
+    assert.equal(stateMachine.views, 0, 'released once, not again when the save completes');
+    await node.stop({ transferLeadership: false });
+  });
+
   it('takes a snapshot every N applied entries in the background and compacts the log behind a trailing window', async () => {
     const storage = new MemoryStorage();
     const { node, ticker, stateMachine, snapshots } = makeNode(1, [1], storage, { entries: 5, trailing: 2 });
