@@ -88,7 +88,8 @@ interface ReceivedSnapshot {
  * at once; whenever the core has a Ready and none is being handled, one turn runs:
  *
  *   1. append entries and hard state to storage, fsync when the Ready says so
- *      (a leader's appends and heartbeats go out meanwhile: thesis §10.2.1);
+ *      (a leader's appends and heartbeats are flushed to the network first and
+ *      the followers write meanwhile: thesis §10.2.1);
  *   2. apply committed entries and answer the proposals and reads they settle,
  *      while that write is in flight (a membership change waits for it); a leader
  *      also applies what its followers commit meanwhile;
