@@ -128,6 +128,8 @@ export class RaftNode<Result> {
   private snapshotIndex: Index;
   private snapshotInProgress = false;
   private received: ReceivedSnapshot | undefined;
+  /** Every peer's address as last given to the transport (see peerAddresses). */
+  private readonly lastAddresses = new Map<NodeId, PeerAddress>();
   /** The newest snapshot's bytes, kept while they are being sent to followers. */
   private sendCache: { meta: SnapshotMeta; data: Promise<Uint8Array> } | undefined;
 
@@ -308,13 +310,21 @@ export class RaftNode<Result> {
     return this.core.clusterConfig();
   }
 
-  /** Where each member is reached: its configuration entry's address, else --peers. */
+  /**
+   * Where each peer is reached: its configuration entry's address, else --peers, else
+   * the last address it had. The peers are the members, the followers a leader still
+   * tells of their removal, and the leader this node follows even when it is no
+   * longer a member: the core takes a leader's messages from anyone, and a leader
+   * that removed itself hands over only once a successor answers it.
+   */
   private peerAddresses(config: ClusterConfig): Map<NodeId, PeerAddress> {
     const peers = new Map<NodeId, PeerAddress>();
-    const ids = new Set([...config.voters, ...config.learners, ...this.core.status().peers.map((p) => p.id)]);
+    const status = this.core.status();
+    const ids = new Set([...config.voters, ...config.learners, ...status.peers.map((p) => p.id)]);
+    if (status.leader !== 0 && status.leader !== this.core.id) ids.add(status.leader);
     for (const id of ids) {
       const text = addressOf(config, id);
-      let address = this.options.addressBook?.get(id);
+      let address = this.options.addressBook?.get(id) ?? this.lastAddresses.get(id);
       if (text !== undefined) {
         try {
           address = parseAddress(text);
@@ -324,6 +334,7 @@ export class RaftNode<Result> {
       }
       if (address !== undefined) peers.set(id, address);
     }
+    for (const [id, address] of peers) this.lastAddresses.set(id, address);
     return peers;
   }
 
@@ -387,8 +398,9 @@ export class RaftNode<Result> {
     if (this.stopped) return;
     this.core.tick();
     this.ticks += 1;
-    // A leader keeps links to removed members while it tells them; drop them after.
-    if (this.ticks % 20 === 0 && this.core.status().role === 'leader') this.syncPeers(this.core.clusterConfig());
+    // Links kept for a removed member (a leader telling it, a follower answering it
+    // while it leads) are dropped once no longer needed.
+    if (this.ticks % 20 === 0) this.syncPeers(this.core.clusterConfig());
     if (this.ticks % this.summaryTicks === 0) this.logSummary();
     this.checkTransfers();
     this.requestTurn();

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pino from 'pino';
 import { DEFAULT_CORE_CONFIG } from '../../src/core/config.js';
+import { encodeConfChange } from '../../src/core/membership.js';
 import type { InstallSnapshot, PeerMessage } from '../../src/core/messages.js';
 import { SeededRandom } from '../../src/core/random.js';
 import type { Entry, HardState, NodeId, SnapshotMeta } from '../../src/core/types.js';
@@ -20,9 +21,15 @@ import type { Ticker } from '../../src/node/ticker.js';
 import type { LogStorage } from '../../src/storage/log-storage.js';
 import { MemoryStorage } from '../../src/storage/log-storage.js';
 import type { Transport } from '../../src/transport/tcp-transport.js';
+import type { PeerAddress } from '../../src/transport/address.js';
 
 class FakeTransport implements Transport {
   sent: PeerMessage[] = [];
+  /** Every setPeers() call's peers, in order. */
+  peerSets: ReadonlyMap<NodeId, PeerAddress>[] = [];
+  setPeers(peers: ReadonlyMap<NodeId, PeerAddress>): void {
+    this.peerSets.push(new Map(peers));
+  }
   private handler: ((m: PeerMessage) => void) | undefined;
   send(message: PeerMessage): void {
     this.sent.push(message);
@@ -120,7 +127,7 @@ const settle = async (): Promise<void> => {
   for (let i = 0; i < 5; i += 1) await new Promise((resolve) => setImmediate(resolve));
 };
 
-function makeNode(id: NodeId, voters: NodeId[], storage: LogStorage, snapshotPolicy?: SnapshotPolicy, snapshotStorage?: MemorySnapshotStorage) {
+function makeNode(id: NodeId, voters: NodeId[], storage: LogStorage, snapshotPolicy?: SnapshotPolicy, snapshotStorage?: MemorySnapshotStorage, addressBook?: ReadonlyMap<NodeId, PeerAddress>) {
   const transport = new FakeTransport();
   const ticker = new ManualTicker();
   const stateMachine = new Recorder();
@@ -138,6 +145,7 @@ function makeNode(id: NodeId, voters: NodeId[], storage: LogStorage, snapshotPol
     random: new SeededRandom(id),
     logger: pino({ level: 'silent' }),
     onFatal: (err) => fatal.push(err),
+    addressBook,
   });
   node.start();
   return { node, transport, ticker, stateMachine, fatal, snapshots };
@@ -294,6 +302,27 @@ describe('proposals and reads', () => {
     await settle();
     await assert.rejects(node.propose(new Uint8Array([1])), (err: Error) => err instanceof NotLeaderError && err.leader === 3);
     await assert.rejects(node.readBarrier(), (err: Error) => err instanceof NotLeaderError && err.leader === 3);
+    await node.stop({ transferLeadership: false });
+  });
+
+  it('a follower keeps a link to its leader after applying that leader\'s removal, until another leads', async () => {
+    const book = new Map<NodeId, PeerAddress>([1, 2, 3].map((id) => [id, { host: '127.0.0.1', port: 9000 + id }]));
+    const { node, transport, ticker } = makeNode(2, [1, 2, 3], new MemoryStorage(), undefined, undefined, book);
+    const removal: Entry = { index: 1, term: 1, kind: EntryKind.ConfChange, data: encodeConfChange({ op: 'remove', id: 1 }) };
+    transport.deliver({ type: 'AppendRequest', from: 1, to: 2, term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [removal], commit: 1 });
+    await settle();
+    assert.deepEqual(node.membership().voters, [2, 3]);
+    // Node 1 leads term 1 and hands over only once a successor answers it.
+    const others = (): NodeId[] => [...transport.peerSets.at(-1)!.keys()].filter((id) => id !== 2).sort();
+    assert.deepEqual(others(), [1, 3]);
+    transport.deliver({ type: 'HeartbeatRequest', from: 1, to: 2, term: 1, commit: 1, context: 5 });
+    await settle();
+    assert.ok(transport.sent.some((m) => m.type === 'HeartbeatResponse' && m.to === 1 && m.context === 5), 'the removed leader is answered');
+    transport.deliver({ type: 'HeartbeatRequest', from: 3, to: 2, term: 2, commit: 1, context: 0 });
+    await settle();
+    ticker.tick(20);
+    await settle();
+    assert.deepEqual(others(), [3], 'the link to the old leader is dropped once another leads');
     await node.stop({ transferLeadership: false });
   });
 
