@@ -2,7 +2,8 @@
 // joins with --join (learner, then promoted) without changing the leader's term;
 // `raft-cli member remove 1` makes node 1 exit with the removed code; the recorded
 // history is linearizable and every acknowledged write is read back. The CLI's
-// refusals come back with their documented exit codes.
+// refusals come back with their documented exit codes. On a 3-node cluster, the
+// leader itself is removed under load: it hands over and exits with the removed code.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -181,6 +182,60 @@ describe('membership changes on a running 5-node cluster', () => {
     } catch (err) {
       keep = true;
       throw err;
+    }
+  });
+});
+
+describe('removing the leader of a running 3-node cluster', () => {
+  const cluster = new Cluster({ nodes: 3 });
+  let keep = false;
+
+  before(async () => {
+    await cluster.start();
+  });
+
+  after(async () => {
+    await cluster.destroy(keep);
+    if (keep) process.stderr.write(`leader removal test logs kept in ${cluster.workDir}\n`);
+  });
+
+  // The followers apply the removal as soon as they learn its commit, and must still
+  // answer the removed leader while it hands over: otherwise it steps down for want
+  // of a quorum and, its removal unconfirmed, keeps running for ever.
+  it('the removed leader hands over under load and exits with the removed code', { timeout: 60_000 }, async () => {
+    const client = cluster.raftClient();
+    try {
+      const first = await cluster.waitForLeader(15_000);
+      if (first.id !== 1) assert.equal(await client.transferLeader(1, { deadlineMs: 10_000 }), 1);
+      let stop = false;
+      let acknowledged = 0;
+      const load = (async () => {
+        for (let i = 0; i < 20_000 && !stop; i += 1) {
+          try {
+            await client.put(`k${i % 10}`, `v${i}`, { deadlineMs: 3000 });
+            acknowledged += 1;
+          } catch {
+            // A write caught by the hand-over may fail; the test is about node 1.
+          }
+        }
+      })();
+      await waitFor('writes before the removal', 10_000, async () => (acknowledged >= 50 ? true : undefined));
+      const node1Exit = cluster.exited(1);
+      await client.changeMember({ op: 'remove', id: 1 }, { deadlineMs: 10_000 });
+      const exitCode = await Promise.race([node1Exit, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 20 s'), 20_000).unref())]);
+      const atExit = acknowledged;
+      await waitFor('writes after the removal', 10_000, async () => (acknowledged >= atExit + 20 ? true : undefined));
+      stop = true;
+      await load;
+      assert.equal(exitCode, EXIT_REMOVED);
+      assert.match(readFileSync(cluster.logFile(1), 'utf8'), /removed leader hands over/);
+      const successor = await cluster.waitForLeader(10_000, { exclude: [1] });
+      assert.notEqual(successor.id, 1);
+    } catch (err) {
+      keep = true;
+      throw err;
+    } finally {
+      client.close();
     }
   });
 });
