@@ -9,12 +9,12 @@ export function stepFollower(r: Raft, m: PeerMessage): void {
     case 'AppendRequest':
       heardFromLeader(r, m.from);
       handleAppend(r, m);
-      r.confirmRemoval(m.commit);
+      r.confirmRemoval(m.commit, true);
       break;
     case 'HeartbeatRequest':
       heardFromLeader(r, m.from);
       handleHeartbeat(r, m);
-      r.confirmRemoval(m.commit);
+      r.confirmRemoval(m.commit, false);
       break;
     case 'InstallSnapshot':
       heardFromLeader(r, m.from);

@@ -71,6 +71,18 @@ export class Raft {
   private unconfirmedRemovalAt = 0;
   /** The highest commit index a leader's message carried since this node started. */
   private leaderCommitHeard = 0;
+  /**
+   * Set when this node restarted from a snapshot whose configuration leaves it out.
+   * That is a node removed before the snapshot, or a learner that a leader caught up
+   * from a snapshot taken before it added the learner, restarted while still catching
+   * up (seed 0xe0945). A leader's commit alone cannot tell them apart; see
+   * confirmRemoval.
+   */
+  private restartedOutside = false;
+  /** For a node restartedOutside: the first full commit index a leader sent covering
+   * unconfirmedRemovalAt. Still out of the configuration once it applied that far,
+   * the node was removed. */
+  private removalCheckAt = 0;
 
   term: Term;
   vote: NodeId;
@@ -102,7 +114,10 @@ export class Raft {
     this.membership = options.snapshot?.config ?? { voters: [...options.config.voters].sort((a, b) => a - b), learners: [] };
     // Restarted from a snapshot taken after its own removal (only a member has one):
     // whether the others know the removal committed is unknown, as after replaying it.
-    if (options.snapshot !== undefined && !isMemberOf(this.membership, this.id)) this.unconfirmedRemovalAt = options.snapshot.index;
+    if (options.snapshot !== undefined && !isMemberOf(this.membership, this.id)) {
+      this.unconfirmedRemovalAt = options.snapshot.index;
+      this.restartedOutside = true;
+    }
     this.peers = this.otherMembers();
     this.applied = options.applied;
     this.term = options.hardState.term;
@@ -283,7 +298,7 @@ export class Raft {
       if (leader === undefined && (this.leaderCommitHeard >= index || !isVoter(before, this.id))) this.markRemoved();
       else this.unconfirmedRemovalAt = index;
     } else if (isMemberOf(this.membership, this.id)) {
-      this.unconfirmedRemovalAt = 0;
+      this.clearUnconfirmedRemoval();
     }
     if (this.state.role !== 'leader' && this.state.role !== 'follower' && !this.isPromotable()) {
       this.becomeFollower(this.term, NO_NODE, 'no longer a voter');
@@ -299,9 +314,28 @@ export class Raft {
    * exiting at once could leave the rest unable to elect anyone: a voter that has
    * not learned the commit still needs this node's vote.
    */
-  confirmRemoval(commit: number): void {
+  confirmRemoval(commit: number, full: boolean): void {
     if (commit > this.leaderCommitHeard) this.leaderCommitHeard = commit;
-    if (this.unconfirmedRemovalAt > 0 && commit >= this.unconfirmedRemovalAt) this.markRemoved();
+    if (this.unconfirmedRemovalAt === 0 || commit < this.unconfirmedRemovalAt) return;
+    if (!this.restartedOutside) {
+      this.markRemoved();
+      return;
+    }
+    // A leader that replicates to a learner it added has applied the addition, so its
+    // full commit index (an append's; a heartbeat's is capped at the follower's
+    // match) covers it: applied that far, a learner is a member again.
+    if (full && this.removalCheckAt === 0) this.removalCheckAt = commit;
+    this.decideRestartedOutside();
+  }
+
+  private decideRestartedOutside(): void {
+    if (this.removalCheckAt > 0 && this.applied >= this.removalCheckAt && !isMemberOf(this.membership, this.id)) this.markRemoved();
+  }
+
+  private clearUnconfirmedRemoval(): void {
+    this.unconfirmedRemovalAt = 0;
+    this.restartedOutside = false;
+    this.removalCheckAt = 0;
   }
 
   /** This node left the configuration: it takes no further part. */
@@ -317,6 +351,7 @@ export class Raft {
 
   /** Called after entries were applied: a deferred transfer campaign may start now. */
   afterApply(): void {
+    if (this.restartedOutside && !this.removed) this.decideRestartedOutside();
     if (!this.campaignAfterApply || this.hasUnappliedConfChange()) return;
     this.campaignAfterApply = false;
     if (this.state.role === 'follower' && this.isPromotable()) {
@@ -333,6 +368,8 @@ export class Raft {
     if (wasMember && !isMemberOf(config, this.id)) {
       this.removed = true;
       this.logger.info({ term: this.term }, 'removed from the cluster');
+    } else if (isMemberOf(config, this.id)) {
+      this.clearUnconfirmedRemoval();
     }
   }
 

@@ -268,6 +268,56 @@ describe('membership changes (thesis §4.1)', () => {
     assert.notEqual(core.status().role, 'leader');
   });
 
+  describe('a node restarted from a snapshot whose configuration leaves it out', () => {
+    // Node 7 installed the leader's snapshot at 10, taken before the leader added it
+    // (at 13), got entries 11-12 and restarted: nothing on its disk names it.
+    const restarted = (): RaftCore =>
+      new RaftCore({
+        config: { ...DEFAULT_CORE_CONFIG, ...plain, id: 7, voters: [] },
+        initial: {
+          hardState: { term: 2, vote: 0, commit: 12 },
+          base: { index: 10, term: 2 },
+          entries: [11, 12].map((index) => ({ index, term: 2, kind: EntryKind.Noop, data: new Uint8Array() })),
+          snapshot: { index: 10, term: 2, config: { voters: [1, 2, 3], learners: [] } },
+          applied: 10,
+        },
+        random: new SeededRandom(7),
+        logger: silentLogger,
+      });
+    const applyAll = (core: RaftCore): void => {
+      while (core.hasReady()) {
+        core.ready();
+        core.advance();
+      }
+    };
+
+    it('is a learner catching up, not removed, once it applies the leader\'s commit (seed 0xe0945)', () => {
+      const core = restarted();
+      applyAll(core);
+      // A heartbeat's commit is capped at what the leader knows node 7 matches.
+      core.step({ type: 'HeartbeatRequest', from: 1, to: 7, term: 2, commit: 12, context: 0 });
+      applyAll(core);
+      assert.equal(core.status().removed, false, 'a commit covering the snapshot proves nothing here');
+      const addition = { index: 13, term: 2, kind: EntryKind.ConfChange, data: encodeConfChange({ op: 'add-learner', id: 7, address: 'n7:7000' }) };
+      core.step({ type: 'AppendRequest', from: 1, to: 7, term: 2, prevLogIndex: 12, prevLogTerm: 2, entries: [addition], commit: 13 });
+      assert.equal(core.status().removed, false, 'the leader\'s commit is not applied yet');
+      applyAll(core);
+      assert.equal(core.status().removed, false);
+      assert.deepEqual(core.status().learners, [7], 'a member again');
+      core.step({ type: 'HeartbeatRequest', from: 1, to: 7, term: 2, commit: 13, context: 0 });
+      assert.equal(core.status().removed, false);
+    });
+
+    it('was removed when it is still out after applying up to a leader\'s full commit', () => {
+      const core = restarted();
+      applyAll(core);
+      core.step({ type: 'AppendRequest', from: 1, to: 7, term: 2, prevLogIndex: 12, prevLogTerm: 2, entries: [{ index: 13, term: 2, kind: EntryKind.Noop, data: new Uint8Array() }], commit: 13 });
+      assert.equal(core.status().removed, false);
+      applyAll(core);
+      assert.equal(core.status().removed, true);
+    });
+  });
+
   it('a removed node restarted after the leader stopped telling it stays unconfirmed and disturbs nobody', () => {
     const net = new CoreNetwork([1, 2, 3], plain, 1, undefined, [1, 2, 3]);
     net.elect(1);

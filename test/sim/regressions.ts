@@ -63,6 +63,14 @@ export const REGRESSION_SEEDS: readonly { readonly seed: number; readonly bug: s
     bug: 'a leader committed its own removal, appended after it, and lost its quorum before handing over; after a restart it held the only copy of those entries, so it refused the remaining voter as less up to date, and as a non-voter it never campaigned itself (now a node whose removal is applied but unconfirmed may lead, counting only the new configuration, to hand over)',
   },
   {
+    seed: 0xe0945,
+    bug: 'a learner being caught up from the leader\'s snapshot, taken before the learner was added, crashed with that snapshot and no entry adding it; restarted, it took the snapshot\'s configuration for its own removal, the first leader heartbeat confirmed it, and it stopped for good, so a voter (it was promoted meanwhile) was missing (now such a node is removed only if it is still out once it applied a leader\'s full commit index)',
+  },
+  {
+    seed: 0xe09c4,
+    bug: 'the same as 0xe0945: a learner restarted from a leader\'s snapshot older than its addition believed itself removed',
+  },
+  {
     seed: 0x2a2,
     bug: 'caught a deliberately broken leader that accepted a second membership change while one was pending (and before its own no-op applied): a just-elected leader took two removals 3 ms apart and, cut off with a minority, committed in the two-removals configuration while the other side elected a leader without that entry (leader completeness)',
   },
